@@ -1,0 +1,28 @@
+#!/usr/bin/env -S deno run --allow-net
+/**
+ * Entry point for every runtime: `bun src/cli.ts`, `deno run --allow-net
+ * src/cli.ts`, the compiled binary and the Node bundle.
+ */
+import { main } from "./main.ts";
+
+const stop = new AbortController();
+let signals = 0;
+function onSignal(): void {
+  signals++;
+  // First Ctrl+C: stop cleanly and print the summary. Second: leave now.
+  if (signals === 1) stop.abort();
+  else process.exit(130);
+}
+// A socket error no handler caught must still end in one line, not a stack trace.
+function onUncaught(error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`sockdemo: unexpected error: ${message}\n`);
+  process.exit(1);
+}
+process.on("uncaughtException", onUncaught);
+process.on("unhandledRejection", onUncaught);
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
+const code = await main(process.argv.slice(2), stop.signal);
+process.exit(code);

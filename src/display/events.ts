@@ -1,0 +1,77 @@
+/**
+ * What sockdemo reports. Commands emit these; `human.ts` renders them as the
+ * tutorial's lines and `toJsonLine` as one JSON object per line (--json).
+ */
+import { Buffer } from "node:buffer";
+import type { CloseReason, Endpoint, SocketError } from "../runtime/types.ts";
+
+export type Proto = "tcp" | "udp";
+export type Role = "tcp-server" | "tcp-client" | "udp-server" | "udp-client" | "demo";
+
+export type SockEvent =
+  | { event: "start"; runtime: string; version: string }
+  | { event: "resolved"; host: string; address: string; all: string[] }
+  | { event: "listening"; proto: Proto; local: Endpoint; warning?: string }
+  | { event: "connection"; proto: "tcp"; conn: number; local: Endpoint; peer: Endpoint }
+  | { event: "sent"; proto: Proto; peer: Endpoint; bytes: Uint8Array }
+  | {
+      event: "data";
+      proto: Proto;
+      conn?: number;
+      peer: Endpoint;
+      bytes: Uint8Array;
+      truncated?: boolean;
+    }
+  | { event: "reply"; proto: Proto; conn?: number; peer: Endpoint; bytes: Uint8Array }
+  | { event: "notice"; message: string }
+  | { event: "section"; title: string }
+  | {
+      event: "close";
+      proto: "tcp";
+      conn?: number;
+      peer: Endpoint;
+      reason: CloseReason;
+      bytesIn: number;
+      bytesOut: number;
+      durationMs: number;
+      error?: SocketError;
+    }
+  | { event: "error"; code: string; message: string; hint?: string; fatal: boolean }
+  | {
+      event: "summary";
+      connections: number;
+      datagrams: number;
+      bytesIn: number;
+      bytesOut: number;
+      durationMs: number;
+    };
+
+/** `time` is epoch milliseconds with a sub-millisecond fraction (for microsecond timestamps). */
+export type Stamped = SockEvent & { role: Role; time: number };
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** The --json form: stable field names, bytes as length + base64, errors as code + message. */
+export function toJsonLine(e: Stamped): string {
+  const { time, ...rest } = e;
+  const out: Record<string, unknown> = {
+    event: e.event,
+    role: e.role,
+    time: new Date(Math.floor(time)).toISOString(),
+  };
+  for (const [key, value] of Object.entries(rest)) {
+    if (key === "event" || key === "role" || value === undefined) continue;
+    if (value instanceof Uint8Array) {
+      out.bytes = value.byteLength;
+      out.base64 = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
+    } else if (key === "error" && value instanceof Error) {
+      const error = value as SocketError;
+      out.error = { code: error.code, message: error.message };
+    } else if (key === "durationMs" && typeof value === "number") {
+      out.durationMs = round(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return JSON.stringify(out);
+}

@@ -1,0 +1,275 @@
+/**
+ * Command-line wiring (cac): options, help, exit codes. `main(argv)` never
+ * exits the process itself, so tests can call it; `cli.ts` is the entry.
+ *
+ * Exit codes: 0 success, 1 network failure, 2 usage error, 130 second Ctrl+C.
+ */
+import { cac } from "cac";
+import pkg from "../package.json" with { type: "json" };
+import {
+  type CommandContext,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  hintFor,
+  parseCount,
+  parseHost,
+  parseMilliseconds,
+  parsePort,
+  parseSeconds,
+  UsageError,
+} from "./commands/_common.ts";
+import { demo } from "./commands/demo.ts";
+import { tcpClient } from "./commands/tcp-client.ts";
+import { tcpServer } from "./commands/tcp-server.ts";
+import { udpClient } from "./commands/udp-client.ts";
+import { udpServer } from "./commands/udp-server.ts";
+import { Output } from "./display/output.ts";
+import { hostVersion, SocketError, selectRuntime } from "./runtime/index.ts";
+
+declare const SOCKDEMO_VERSION: string | undefined;
+/** Injected by `bun build --define`; running from source falls back to package.json. */
+export const VERSION: string =
+  typeof SOCKDEMO_VERSION === "string" ? SOCKDEMO_VERSION : `${pkg.version}-dev`;
+
+type Options = Record<string, unknown>;
+type Action = (args: string[], options: Options, ctx: CommandContext) => Promise<number>;
+
+/**
+ * cac's parser (mri) turns numeric-looking values into numbers (`--prefix 007`
+ * becomes 7, `--prefix ''` becomes 0). For text options read the raw argument.
+ */
+function rawOption(argv: string[], name: string, parsed: unknown): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") break;
+    if (arg.startsWith(`--${name}=`)) value = arg.slice(name.length + 3);
+    else if (arg === `--${name}` && i + 1 < argv.length && !argv[i + 1]?.startsWith("-"))
+      value = argv[i + 1];
+  }
+  if (value !== undefined) return value;
+  return parsed === undefined ? undefined : String(parsed);
+}
+
+/** Positional message: raw, and joined when several words were given unquoted. */
+function messageArg(args: unknown, fallback: string): string {
+  const words = Array.isArray(args) ? args.map(String) : [];
+  return words.length > 0 ? words.join(" ") : fallback;
+}
+
+function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void) {
+  const cli = cac("sockdemo");
+  const text = (name: string, options: Options, fallback: string) =>
+    rawOption(argv, name, options[name]) ?? fallback;
+  const endpoint = (options: Options) => ({
+    host: parseHost(text("host", options, DEFAULT_HOST)),
+    port: parsePort(options.port ?? DEFAULT_PORT),
+  });
+
+  cli.option("--json", "One JSON object per line (see README for the schema)");
+  cli.option(
+    "--quiet",
+    "Only the essentials: replies for clients, summaries and errors for servers",
+  );
+
+  cli
+    .command("tcp-server", "Accept TCP connections, print every chunk, reply with prefix + data")
+    .option("--host <host>", "Address to listen on", { default: DEFAULT_HOST })
+    .option("--port <port>", "Port to listen on (0 = any free port)", { default: DEFAULT_PORT })
+    .option("--prefix <text>", "Text put before each echoed chunk", { default: "Receive: " })
+    .option("--no-reply", "Only print what arrives; send nothing back")
+    .option("--count <n>", "Exit after serving n connections")
+    .option("--idle-timeout <seconds>", "Close a connection silent for this long")
+    .example("sockdemo tcp-server")
+    .example("sockdemo tcp-server --port 0 --prefix ''      # pure echo on any free port")
+    .action((...args) =>
+      run(
+        (_, options, ctx) =>
+          tcpServer(
+            {
+              ...endpoint(options),
+              prefix: text("prefix", options, "Receive: "),
+              reply: options.reply !== false,
+              count: parseCount(options.count, "--count"),
+              idleTimeoutMs:
+                options.idleTimeout === undefined
+                  ? undefined
+                  : parseSeconds(options.idleTimeout, "--idle-timeout") || undefined,
+            },
+            ctx,
+          ),
+        args,
+      ),
+    );
+
+  cli
+    .command("tcp-client [...message]", "Connect, send a message, print the whole reply")
+    .option("--host <host>", "Server address or name", { default: DEFAULT_HOST })
+    .option("--port <port>", "Server port", { default: DEFAULT_PORT })
+    .option("--timeout <seconds>", "Give up connecting or waiting for more reply after this long", {
+      default: 5,
+    })
+    .example("sockdemo tcp-client")
+    .example("sockdemo tcp-client 'GET / HTTP/1.0\\r\\n' --port 8080")
+    .action((...args) =>
+      run(
+        ([message], options, ctx) =>
+          tcpClient(
+            {
+              ...endpoint(options),
+              message: messageArg(message, "Hello TCP"),
+              timeoutMs: parseSeconds(options.timeout, "--timeout"),
+            },
+            ctx,
+          ),
+        args,
+      ),
+    );
+
+  cli
+    .command("udp-server", "Receive UDP datagrams and print each with its sender")
+    .option("--host <host>", "Address to bind", { default: DEFAULT_HOST })
+    .option("--port <port>", "Port to bind (0 = any free port)", { default: DEFAULT_PORT })
+    .option("--count <n>", "Exit after n datagrams (--count 1 is the tutorial's one-shot)")
+    .option("--echo", "Answer each datagram with prefix + data")
+    .option("--prefix <text>", "Text put before each echoed datagram", { default: "Receive: " })
+    .example("sockdemo udp-server --count 1")
+    .example("sockdemo udp-server --echo --port 0")
+    .action((...args) =>
+      run(
+        (_, options, ctx) =>
+          udpServer(
+            {
+              ...endpoint(options),
+              count: parseCount(options.count, "--count"),
+              echo: options.echo === true,
+              prefix: text("prefix", options, "Receive: "),
+            },
+            ctx,
+          ),
+        args,
+      ),
+    );
+
+  cli
+    .command("udp-client [...message]", "Send one datagram; show a reply or 'nothing listening'")
+    .option("--host <host>", "Server address or name", { default: DEFAULT_HOST })
+    .option("--port <port>", "Server port", { default: DEFAULT_PORT })
+    .option("--wait <ms>", "Wait this long for a reply or an ICMP error (0 = send and exit)", {
+      default: 1000,
+    })
+    .example("sockdemo udp-client")
+    .example("sockdemo udp-client 'ping' --port 50001 --wait 0")
+    .action((...args) =>
+      run(
+        ([message], options, ctx) =>
+          udpClient(
+            {
+              ...endpoint(options),
+              message: messageArg(message, "Hello UDP"),
+              waitMs: parseMilliseconds(options.wait, "--wait"),
+            },
+            ctx,
+          ),
+        args,
+      ),
+    );
+
+  cli
+    .command("demo", "The whole tutorial in one go: UDP pair, then TCP pair, on free ports")
+    .option("--host <host>", "Loopback address to use (127.0.0.1 or ::1)", {
+      default: DEFAULT_HOST,
+    })
+    .example("sockdemo demo")
+    .example("sockdemo demo --json")
+    .action((...args) =>
+      run(
+        (_, options, ctx) => demo({ host: parseHost(text("host", options, DEFAULT_HOST)) }, ctx),
+        args,
+      ),
+    );
+
+  cli.help();
+  return cli;
+}
+
+/** Run sockdemo with `argv` (without the runtime and script). Resolves to the exit code. */
+export async function main(argv: string[], signal = new AbortController().signal): Promise<number> {
+  const wantsJson = argv.includes("--json");
+  const errorOutput = new Output({ json: wantsJson, quiet: false });
+  const usage = (message: string, hint = "see sockdemo --help") => {
+    errorOutput.reporter("demo").error({ code: "EUSAGE", message }, hint);
+    return errorOutput.flush().then(() => 2);
+  };
+
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+    process.stdout.write(`sockdemo ${VERSION} (${hostVersion()})\n`);
+    return 0;
+  }
+
+  let pending: Promise<number> | undefined;
+  const cli = buildCli(argv, (action, args) => {
+    const options = args[args.length - 1] as Options;
+    const output = new Output({ json: options.json === true, quiet: options.quiet === true });
+    const ctx: CommandContext = {
+      runtime: selectRuntime(),
+      output,
+      signal,
+      version: VERSION,
+      runtimeLabel: "",
+    };
+    ctx.runtimeLabel = `${hostVersion()}, ${ctx.runtime.name} adapter`;
+    const role = (cli.matchedCommandName ?? "demo") as Parameters<Output["reporter"]>[0];
+    pending = action(args.slice(0, -1) as string[], options, ctx)
+      .catch((error: unknown) => {
+        if (error instanceof UsageError) {
+          output
+            .reporter(role)
+            .error({ code: "EUSAGE", message: error.message }, `see sockdemo ${role} --help`);
+          return 2;
+        }
+        if (error instanceof SocketError) {
+          output
+            .reporter(role)
+            .error(error, hintFor(error, role.startsWith("udp") ? "udp" : "tcp"));
+          return 1;
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        output
+          .reporter(role)
+          .error(
+            { code: "EINTERNAL", message: `unexpected error: ${message}` },
+            "please report this",
+          );
+        return 1;
+      })
+      .then(async (code) => {
+        await output.flush();
+        return code;
+      });
+  });
+
+  try {
+    cli.parse(["sockdemo", "sockdemo", ...argv], { run: false });
+    if (cli.options.help) return 0;
+    if (cli.options.version) {
+      process.stdout.write(`sockdemo ${VERSION} (${hostVersion()})\n`);
+      return 0;
+    }
+    if (!cli.matchedCommand) {
+      if (cli.args.length > 0) return usage(`unknown command "${cli.args[0]}"`);
+      cli.outputHelp();
+      return 0;
+    }
+    cli.runMatchedCommand();
+  } catch (error) {
+    // cac reports unknown options, missing values and extra arguments by throwing.
+    const message = error instanceof Error ? error.message.replaceAll("`", '"') : String(error);
+    const command = cli.matchedCommandName;
+    return usage(
+      message.charAt(0).toLowerCase() + message.slice(1),
+      `see sockdemo ${command ?? ""} --help`.replace("  ", " "),
+    );
+  }
+  return pending ?? 0;
+}

@@ -1,0 +1,349 @@
+/**
+ * The Bun-native adapter: Bun.listen, Bun.connect, Bun.udpSocket.
+ * https://bun.com/docs/api/tcp · https://bun.com/docs/api/udp
+ *
+ * Bun is reached through globalThis.Bun only, and only inside functions, so
+ * that this file loads (and is bundled) on Node and Deno too.
+ */
+import {
+  _BaseConnection,
+  _endpoint,
+  _familyOf,
+  _HIGH_WATER_MARK,
+  _toSocketError,
+} from "./_shared.ts";
+import {
+  MAX_UDP_PAYLOAD,
+  type SocketError,
+  type SocketRuntime,
+  type TcpConnection,
+  type TcpConnectOptions,
+  type TcpListener,
+  type TcpListenOptions,
+  type UdpBindOptions,
+  type UdpSocket,
+} from "./types.ts";
+
+function bun(): typeof globalThis.Bun {
+  const api = globalThis.Bun;
+  if (!api) throw new Error("sockdemo: the bun adapter needs Bun (set SOCKDEMO_RUNTIME=node)");
+  return api;
+}
+
+// --- TCP ---
+
+/**
+ * Bun's socket.write() writes what the kernel takes right now and returns the
+ * count; it never buffers the rest (oven-sh/bun#16076). This class keeps the
+ * rest in a queue, flushes it from `drain`, and only sends FIN once the queue
+ * is empty.
+ */
+class BunConnection extends _BaseConnection {
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private wantEnd = false;
+  private peerEnded = false;
+  private shutDown = false;
+  private wasAboveMark = false;
+
+  constructor(
+    private readonly socket: Bun.Socket<BunConnection | undefined>,
+    private readonly idleSeconds: number,
+  ) {
+    super(
+      _endpoint(socket.localAddress, socket.localPort),
+      _endpoint(socket.remoteAddress, socket.remotePort),
+    );
+    socket.setNoDelay(true);
+    this.touch();
+  }
+
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.wantEnd || this.socket.readyState <= 0) return true;
+    this.bytesOut += bytes.byteLength;
+    this.touch();
+    if (this.queued === 0) {
+      const written = Math.max(0, this.socket.write(bytes));
+      if (written === bytes.byteLength) return true;
+      // Bun may hand us a view it reuses; keep our own copy of the remainder.
+      this.queue.push(bytes.slice(written));
+      this.queued = bytes.byteLength - written;
+    } else {
+      this.queue.push(bytes.slice());
+      this.queued += bytes.byteLength;
+    }
+    if (this.queued >= _HIGH_WATER_MARK) this.wasAboveMark = true;
+    return this.queued < _HIGH_WATER_MARK;
+  }
+
+  /** Called from Bun's drain: write as much of the queue as the kernel takes. */
+  flush(): void {
+    while (this.queue.length > 0) {
+      const head = this.queue[0] as Uint8Array;
+      const written = Math.max(0, this.socket.write(head));
+      this.queued -= written;
+      if (written < head.byteLength) {
+        this.queue[0] = head.subarray(written);
+        return;
+      }
+      this.queue.shift();
+    }
+    if (this.wasAboveMark) {
+      this.wasAboveMark = false;
+      this.events?.drain?.(this);
+    }
+    if (this.wantEnd) this.sendFin();
+  }
+
+  end(): void {
+    if (this.wantEnd) return;
+    this.wantEnd = true;
+    if (this.queued === 0) this.sendFin();
+  }
+
+  private sendFin(): void {
+    if (this.shutDown) return;
+    this.shutDown = true;
+    // Both directions done: a full end() lets Bun close the socket and report `close`.
+    if (this.peerEnded) this.socket.end();
+    else this.socket.shutdown();
+  }
+
+  peerFin(): void {
+    this.peerEnded = true;
+    this.events?.end?.(this);
+    if (this.shutDown) this.socket.end();
+  }
+
+  destroy(): void {
+    this.closeReason ??= "local";
+    this.queue.length = 0;
+    this.queued = 0;
+    this.socket.terminate();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  onData(chunk: Uint8Array): void {
+    this.touch();
+    this.received(chunk);
+  }
+
+  onTimeout(): void {
+    this.closeReason ??= "timeout";
+    this.socket.terminate();
+  }
+
+  onClose(error?: SocketError): void {
+    this.finish(error);
+  }
+
+  /** Bun's timeout is not reset by traffic, so re-arm it on every read and write. */
+  private touch(): void {
+    if (this.idleSeconds > 0) this.socket.timeout(this.idleSeconds);
+  }
+}
+
+type ConnSocket = Bun.Socket<BunConnection | undefined>;
+
+function handlers(
+  onOpen: (socket: ConnSocket) => void,
+  target: () => { host: string; port: number },
+): Bun.SocketHandler<BunConnection | undefined> {
+  let lastError: SocketError | undefined;
+  return {
+    binaryType: "uint8array",
+    open: onOpen,
+    data: (socket, chunk) => socket.data?.onData(chunk),
+    drain: (socket) => socket.data?.flush(),
+    end: (socket) => socket.data?.peerFin(),
+    timeout: (socket) => socket.data?.onTimeout(),
+    error(_socket, error) {
+      lastError = _toSocketError(error, "read", target());
+    },
+    close(socket, error) {
+      const reported = error ? _toSocketError(error, "read", target()) : lastError;
+      socket.data?.onClose(reported);
+    },
+  };
+}
+
+/** Bun's timeout has one-second resolution; round up so a connection never closes early. */
+function idleSeconds(ms: number | undefined): number {
+  return ms ? Math.max(1, Math.ceil(ms / 1000)) : 0;
+}
+
+async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
+  const target = { host: options.host, port: options.port };
+  const open = new Set<ConnSocket>();
+  const seconds = idleSeconds(options.idleTimeoutMs);
+  const socketHandlers = handlers(
+    (socket) => {
+      open.add(socket);
+      const conn = new BunConnection(socket, seconds);
+      socket.data = conn;
+      conn.events = options.accept(conn);
+      conn.closed.then(() => open.delete(socket));
+    },
+    () => target,
+  );
+  let listener: Bun.TCPSocketListener<BunConnection | undefined>;
+  try {
+    listener = bun().listen<BunConnection | undefined>({
+      hostname: options.host,
+      port: options.port,
+      // Without this Bun closes our side as soon as the peer sends FIN and drops queued replies.
+      allowHalfOpen: true,
+      data: undefined,
+      socket: socketHandlers,
+    });
+  } catch (error) {
+    throw _toSocketError(error, "listen", target);
+  }
+  return {
+    local: _endpoint(listener.hostname, listener.port),
+    async close(force) {
+      listener.stop(false);
+      if (force) for (const socket of open) socket.terminate();
+    },
+  };
+}
+
+async function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
+  const target = { host: options.host, port: options.port };
+  let conn: BunConnection | undefined;
+  let timedOut = false;
+  const socketHandlers = handlers(
+    (socket) => {
+      // A late handshake after our timeout fired: nobody is waiting for it.
+      if (timedOut) return socket.terminate();
+      conn = new BunConnection(socket, idleSeconds(options.idleTimeoutMs));
+      conn.events = options.events;
+      socket.data = conn;
+    },
+    () => target,
+  );
+  const connecting = bun().connect<BunConnection | undefined>({
+    hostname: options.host,
+    port: options.port,
+    allowHalfOpen: true,
+    data: undefined,
+    socket: { ...socketHandlers, connectError() {} },
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    if (!options.timeoutMs) return;
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" }));
+    }, options.timeoutMs);
+  });
+  try {
+    await Promise.race([connecting, deadline]);
+  } catch (error) {
+    throw _toSocketError(error, "connect", target);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!conn) throw _toSocketError(new Error("socket closed during connect"), "connect", target);
+  return conn;
+}
+
+// --- UDP ---
+
+async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
+  const family = _familyOf(options.host);
+  let udpSocket: UdpSocket | undefined;
+  let native: Bun.udp.Socket<"uint8array"> | Bun.udp.ConnectedSocket<"uint8array">;
+  const waitingForDrain: (() => void)[] = [];
+  const socketHandlers = {
+    data(
+      _s: unknown,
+      bytes: Uint8Array,
+      port: number,
+      address: string,
+      flags?: Bun.udp.ReceiveFlags,
+    ) {
+      if (!udpSocket) return;
+      const from = _endpoint(address, port);
+      options.message(udpSocket, { bytes, from, truncated: flags?.truncated ?? false });
+    },
+    drain() {
+      for (const wake of waitingForDrain.splice(0)) wake();
+    },
+    // Bun 1.4 calls this with the error as the only argument (the socket is `this`),
+    // unlike its typings; take whichever argument is the error.
+    error(...args: unknown[]) {
+      const error = args.find((a) => a instanceof Error) ?? args[args.length - 1];
+      if (udpSocket) options.error(udpSocket, _toSocketError(error, "read", options.connect));
+    },
+  };
+  try {
+    native = options.connect
+      ? await bun().udpSocket({
+          hostname: options.host,
+          port: options.port,
+          binaryType: "uint8array",
+          connect: { hostname: options.connect.host, port: options.connect.port },
+          socket: socketHandlers,
+        })
+      : await bun().udpSocket({
+          hostname: options.host,
+          port: options.port,
+          binaryType: "uint8array",
+          socket: socketHandlers,
+        });
+  } catch (error) {
+    const operation = options.connect ? "connect" : "bind";
+    throw _toSocketError(
+      error,
+      operation,
+      options.connect ?? { host: options.host, port: options.port },
+    );
+  }
+  const local = native.address;
+  udpSocket = {
+    local: _endpoint(local.address, local.port),
+    async send(bytes, to) {
+      const dest = to ?? options.connect;
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
+        const tooBig = Object.assign(new Error("message too long"), { code: "EMSGSIZE" });
+        throw _toSocketError(tooBig, "send", dest);
+      }
+      // send() returns false when the kernel buffer is full: wait for drain and retry.
+      for (;;) {
+        let sent: boolean;
+        try {
+          sent = to
+            ? (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.host)
+            : (native as Bun.udp.ConnectedSocket<"uint8array">).send(bytes);
+        } catch (error) {
+          throw _toSocketError(error, "send", dest);
+        }
+        if (sent) return;
+        await new Promise<void>((wake) => waitingForDrain.push(wake));
+      }
+    },
+    close() {
+      if (!native.closed) native.close();
+    },
+  };
+  return udpSocket;
+}
+
+export const bunRuntime: SocketRuntime = { name: "bun", listenTcp, connectTcp, bindUdp };
+
+/** Whether this process can use the Bun adapter. */
+export function bunAvailable(): boolean {
+  return typeof globalThis.Bun !== "undefined";
+}

@@ -1,0 +1,236 @@
+/**
+ * The node:net / node:dgram adapter. Serves Node, Deno (through its Node
+ * compatibility layer) and Bun when SOCKDEMO_RUNTIME=node.
+ * https://nodejs.org/api/net.html · https://nodejs.org/api/dgram.html
+ */
+import dgram from "node:dgram";
+import net from "node:net";
+import { _BaseConnection, _endpoint, _familyOf, _toSocketError } from "./_shared.ts";
+import {
+  MAX_UDP_PAYLOAD,
+  type SocketOperation,
+  type SocketRuntime,
+  type TcpConnection,
+  type TcpConnectOptions,
+  type TcpListener,
+  type TcpListenOptions,
+  type UdpBindOptions,
+  type UdpSocket,
+} from "./types.ts";
+
+interface DenoNetPermissions {
+  permissions?: { querySync?(descriptor: { name: "net"; host: string }): { state: string } };
+}
+
+/**
+ * Deno without --allow-net throws NotCapable from inside node:net's deferred
+ * listen/connect, where no error handler can catch it. Ask first instead.
+ */
+function checkNetPermission(host: string, port: number, operation: SocketOperation): void {
+  const deno = (globalThis as { Deno?: DenoNetPermissions }).Deno;
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const state = deno?.permissions?.querySync?.({ name: "net", host: where }).state;
+  if (state !== undefined && state !== "granted") {
+    const denied = Object.assign(new Error(`Requires net access to "${where}"`), { name: "NotCapable" });
+    throw _toSocketError(denied, operation, { host, port });
+  }
+}
+
+// --- TCP ---
+
+class NodeConnection extends _BaseConnection {
+  private ending = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    idleTimeoutMs: number | undefined,
+  ) {
+    super(
+      _endpoint(socket.localAddress, socket.localPort),
+      _endpoint(socket.remoteAddress, socket.remotePort),
+    );
+    socket.setNoDelay(true);
+    let lastError: ReturnType<typeof _toSocketError> | undefined;
+    socket.on("data", (chunk: Buffer) => this.received(chunk));
+    socket.on("drain", () => this.events?.drain?.(this));
+    socket.on("end", () => this.events?.end?.(this));
+    socket.on("error", (error) => {
+      lastError = _toSocketError(error, "read", {
+        host: this.remote.address,
+        port: this.remote.port,
+      });
+    });
+    socket.on("close", () => this.finish(lastError));
+    if (idleTimeoutMs) {
+      socket.setTimeout(idleTimeoutMs, () => {
+        this.closeReason ??= "timeout";
+        socket.destroy();
+      });
+    }
+  }
+
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  // node:net buffers internally without limit; its return value is the backpressure signal.
+  write(bytes: Uint8Array): boolean {
+    if (this.ending || this.socket.destroyed) return true;
+    this.bytesOut += bytes.byteLength;
+    return this.socket.write(bytes);
+  }
+
+  end(): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.closeReason ??= "local";
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+}
+
+async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
+  const target = { host: options.host, port: options.port };
+  checkNetPermission(options.host, options.port, "listen");
+  // allowHalfOpen: the peer's FIN must not close our side before the reply is written.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const conn = new NodeConnection(socket, options.idleTimeoutMs);
+    conn.events = options.accept(conn);
+  });
+  const open = new Set<net.Socket>();
+  server.on("connection", (socket) => {
+    open.add(socket);
+    socket.on("close", () => open.delete(socket));
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(
+        { host: options.host, port: options.port, backlog: options.backlog ?? 511 },
+        () => {
+          server.off("error", reject);
+          resolve();
+        },
+      );
+    });
+  } catch (error) {
+    throw _toSocketError(error, "listen", target);
+  }
+  const address = server.address() as net.AddressInfo;
+  return {
+    local: _endpoint(address.address, address.port),
+    close(force) {
+      if (force) for (const socket of open) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
+  const target = { host: options.host, port: options.port };
+  checkNetPermission(options.host, options.port, "connect");
+  const socket = net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = options.timeoutMs
+        ? setTimeout(() => {
+            socket.destroy();
+            reject(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" }));
+          }, options.timeoutMs)
+        : undefined;
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        resolve();
+      });
+    });
+  } catch (error) {
+    socket.destroy();
+    throw _toSocketError(error, "connect", target);
+  }
+  const conn = new NodeConnection(socket, options.idleTimeoutMs);
+  conn.events = options.events;
+  return conn;
+}
+
+// --- UDP ---
+
+async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
+  const family = _familyOf(options.host);
+  checkNetPermission(options.host, options.port, "bind");
+  if (options.connect) checkNetPermission(options.connect.host, options.connect.port, "connect");
+  const socket = dgram.createSocket({ type: family === "IPv6" ? "udp6" : "udp4" });
+  const bindTarget = { host: options.host, port: options.port };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind({ address: options.host, port: options.port }, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    const peer = options.connect;
+    if (peer) {
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.connect(peer.port, peer.host, () => {
+          socket.off("error", reject);
+          resolve();
+        });
+      });
+    }
+  } catch (error) {
+    socket.close();
+    throw _toSocketError(
+      error,
+      options.connect ? "connect" : "bind",
+      options.connect ?? bindTarget,
+    );
+  }
+  const address = socket.address();
+  const udp: UdpSocket = {
+    local: _endpoint(address.address, address.port),
+    send(bytes, to) {
+      const dest = to ?? options.connect;
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
+        const tooBig = Object.assign(new Error("message too long"), { code: "EMSGSIZE" });
+        return Promise.reject(_toSocketError(tooBig, "send", dest));
+      }
+      return new Promise((resolve, reject) => {
+        const done = (error: Error | null) =>
+          error ? reject(_toSocketError(error, "send", dest)) : resolve();
+        if (to) socket.send(bytes, to.port, to.host, done);
+        else socket.send(bytes, done);
+      });
+    },
+    close() {
+      try {
+        socket.close();
+      } catch {
+        // already closed: close() is idempotent by contract
+      }
+    },
+  };
+  socket.on("message", (bytes, rinfo) =>
+    options.message(udp, { bytes, from: _endpoint(rinfo.address, rinfo.port), truncated: false }),
+  );
+  socket.on("error", (error) => options.error(udp, _toSocketError(error, "read", options.connect)));
+  return udp;
+}
+
+export const nodeRuntime: SocketRuntime = { name: "node", listenTcp, connectTcp, bindUdp };

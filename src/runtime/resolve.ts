@@ -1,0 +1,51 @@
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { _familyOf, _toSocketError } from "./_shared.ts";
+import type { AddressFamily } from "./types.ts";
+
+export interface Resolved {
+  /** The address sockdemo will actually use. */
+  address: string;
+  family: AddressFamily;
+  /** Every address the name resolved to, in the order tried by preference. */
+  all: string[];
+  /** True when `host` was already a numeric address. */
+  literal: boolean;
+}
+
+/**
+ * Resolve a host name to one numeric address, chosen here rather than by the
+ * runtime: Bun.connect tries ::1 and 127.0.0.1 for `localhost`, node:net picks
+ * one, and Bun.udpSocket does no DNS at all. IPv4 comes first, as in the
+ * tutorial, unless `prefer` says otherwise.
+ */
+export async function resolveHost(host: string, prefer: AddressFamily = "IPv4"): Promise<Resolved> {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  if (isIP(bare)) return { address: bare, family: _familyOf(bare), all: [bare], literal: true };
+  let found: { address: string; family: number }[];
+  try {
+    found = await lookup(bare, { all: true });
+  } catch (error) {
+    throw _toSocketError(error, "resolve", { host: bare, port: 0 });
+  }
+  const all = [...new Set(found.map((a) => a.address))];
+  const wanted = prefer === "IPv4" ? 4 : 6;
+  all.sort((a, b) => Number(isIP(b) === wanted) - Number(isIP(a) === wanted));
+  const address = all[0];
+  if (address === undefined) {
+    throw _toSocketError(
+      Object.assign(new Error("no addresses"), { code: "ENOTFOUND" }),
+      "resolve",
+      {
+        host: bare,
+        port: 0,
+      },
+    );
+  }
+  return { address, family: _familyOf(address), all, literal: false };
+}
+
+/** The wildcard address of a family, for sockets that only send. */
+export function wildcardFor(family: AddressFamily): string {
+  return family === "IPv6" ? "::" : "0.0.0.0";
+}
