@@ -37,19 +37,38 @@ const COMPILE_FLAGS = [
 ];
 
 function run(args: string[]): void {
-  const result = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: "inherit", stderr: "inherit" });
-  if (result.exitCode !== 0) throw new Error(`bun ${args.join(" ")} failed (exit ${result.exitCode})`);
+  const result = Bun.spawnSync([process.execPath, ...args], {
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  if (result.exitCode !== 0)
+    throw new Error(`bun ${args.join(" ")} failed (exit ${result.exitCode})`);
 }
 
 function compile(outfile: string, target?: string): string {
   const path = join(dist, outfile);
-  run(["build", "src/cli.ts", ...COMPILE_FLAGS, ...(target ? [`--target=${target}`] : []), `--outfile=${path}`]);
+  run([
+    "build",
+    "src/cli.ts",
+    ...COMPILE_FLAGS,
+    ...(target ? [`--target=${target}`] : []),
+    `--outfile=${path}`,
+  ]);
   return path;
 }
 
 function nodeBundle(): string {
   const path = join(dist, "sockdemo.mjs");
-  run(["build", "src/cli.ts", "--target=node", "--format=esm", "--minify", `--define=${define}`, `--outfile=${path}`]);
+  run([
+    "build",
+    "src/cli.ts",
+    "--target=node",
+    "--format=esm",
+    "--minify",
+    `--define=${define}`,
+    `--outfile=${path}`,
+  ]);
   // The entry file's own shebang names deno; the npm `bin` runs on Node.
   const code = readFileSync(path, "utf8").replace(/^#!.*\n/, "");
   writeFileSync(path, `#!/usr/bin/env node\n${code}`);
