@@ -57,6 +57,18 @@ function messageArg(args: unknown, fallback: string): string {
   return words.length > 0 ? words.join(" ") : fallback;
 }
 
+/** cac's help, tidied: a real title, no "(default: true)" on --no-* flags, indented examples. */
+function tidyHelp(sections: { title?: string; body: string }[]) {
+  return sections.map((section, index) => {
+    if (index === 0 && !section.title) {
+      return { body: `sockdemo ${VERSION}: see a TCP or UDP conversation, byte by byte` };
+    }
+    let body = section.body.replace(/ \(default: true\)/g, "").replace(/ +$/gm, "");
+    if (section.title === "Examples") body = body.replace(/^(?!\s)/gm, "  $ ");
+    return { ...section, body };
+  });
+}
+
 function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void) {
   const cli = cac("sockdemo");
   const text = (name: string, options: Options, fallback: string) =>
@@ -189,7 +201,8 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
       ),
     );
 
-  cli.help();
+  cli.option("-v, --version", "Print the version and the runtime");
+  cli.help((sections) => tidyHelp(sections));
   return cli;
 }
 
