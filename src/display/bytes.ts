@@ -5,30 +5,47 @@
  */
 import type { Endpoint } from "../runtime/types.ts";
 
-/** repr() of every byte value when the literal is quoted with `'`; index 0x27 differs for `"`. */
-const ESCAPED: string[] = Array.from({ length: 256 }, (_, byte) => {
-  if (byte === 0x5c) return "\\\\";
-  if (byte === 0x27) return "\\'";
-  if (byte === 0x09) return "\\t";
-  if (byte === 0x0a) return "\\n";
-  if (byte === 0x0d) return "\\r";
-  if (byte < 0x20 || byte >= 0x7f) return `\\x${byte.toString(16).padStart(2, "0")}`;
-  return String.fromCharCode(byte);
-});
+/** The written for each byte when quoted with `'`: its length (0 = the byte itself) and up to 4 ASCII codes. */
+const ESCAPE_LENGTH = new Uint8Array(256);
+const ESCAPE_CODES = new Uint8Array(256 * 4);
+for (let byte = 0; byte < 256; byte++) {
+  let written = "";
+  if (byte === 0x5c) written = "\\\\";
+  else if (byte === 0x27) written = "\\'";
+  else if (byte === 0x09) written = "\\t";
+  else if (byte === 0x0a) written = "\\n";
+  else if (byte === 0x0d) written = "\\r";
+  else if (byte < 0x20 || byte >= 0x7f) written = `\\x${byte.toString(16).padStart(2, "0")}`;
+  ESCAPE_LENGTH[byte] = written.length;
+  for (let k = 0; k < written.length; k++) ESCAPE_CODES[byte * 4 + k] = written.charCodeAt(k);
+}
+
+const ascii = new TextDecoder();
 
 /**
  * Python's bytes repr: single quotes, unless the bytes hold `'` and no `"`;
  * then double quotes and `'` stays unescaped (CPython `bytes_repr`).
+ * Written into a byte buffer and decoded once: servers print every chunk, so
+ * this runs at network speed.
  */
 export function bytesLiteral(bytes: Uint8Array): string {
   const double = bytes.includes(0x27) && !bytes.includes(0x22);
-  const quote = double ? '"' : "'";
-  let body = "";
+  const quote = double ? 0x22 : 0x27;
+  const out = new Uint8Array(bytes.length * 4 + 3);
+  out[0] = 0x62; // b
+  out[1] = quote;
+  let o = 2;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i] as number;
-    body += double && byte === 0x27 ? "'" : ESCAPED[byte];
+    const length = ESCAPE_LENGTH[byte] as number;
+    if (length === 0 || (double && byte === 0x27)) {
+      out[o++] = byte;
+    } else {
+      for (let k = 0, at = byte * 4; k < length; k++) out[o++] = ESCAPE_CODES[at + k] as number;
+    }
   }
-  return `b${quote}${body}${quote}`;
+  out[o++] = quote;
+  return ascii.decode(out.subarray(0, o));
 }
 
 /** Python's repr() of a socket address tuple: `('127.0.0.1', 50000)`, `('::1', 50000, 0, 0)` for IPv6. */
