@@ -5,19 +5,19 @@
  */
 import type { Endpoint } from "../runtime/types.ts";
 
-/** The written for each byte when quoted with `'`: its length (0 = the byte itself) and up to 4 ASCII codes. */
+/** The escape sequence for each byte when quoted with `'`: its length (0 = the byte itself) and up to 4 ASCII codes. */
 const ESCAPE_LENGTH = new Uint8Array(256);
 const ESCAPE_CODES = new Uint8Array(256 * 4);
 for (let byte = 0; byte < 256; byte++) {
-  let written = "";
-  if (byte === 0x5c) written = "\\\\";
-  else if (byte === 0x27) written = "\\'";
-  else if (byte === 0x09) written = "\\t";
-  else if (byte === 0x0a) written = "\\n";
-  else if (byte === 0x0d) written = "\\r";
-  else if (byte < 0x20 || byte >= 0x7f) written = `\\x${byte.toString(16).padStart(2, "0")}`;
-  ESCAPE_LENGTH[byte] = written.length;
-  for (let k = 0; k < written.length; k++) ESCAPE_CODES[byte * 4 + k] = written.charCodeAt(k);
+  let sequence = "";
+  if (byte === 0x5c) sequence = "\\\\";
+  else if (byte === 0x27) sequence = "\\'";
+  else if (byte === 0x09) sequence = "\\t";
+  else if (byte === 0x0a) sequence = "\\n";
+  else if (byte === 0x0d) sequence = "\\r";
+  else if (byte < 0x20 || byte >= 0x7f) sequence = `\\x${byte.toString(16).padStart(2, "0")}`;
+  ESCAPE_LENGTH[byte] = sequence.length;
+  for (let k = 0; k < sequence.length; k++) ESCAPE_CODES[byte * 4 + k] = sequence.charCodeAt(k);
 }
 
 const ascii = new TextDecoder();
