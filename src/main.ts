@@ -18,7 +18,9 @@ import {
   parseSeconds,
   UsageError,
 } from "./commands/_common.ts";
+import { check } from "./commands/check.ts";
 import { demo } from "./commands/demo.ts";
+import { ports } from "./commands/ports.ts";
 import { tcpClient } from "./commands/tcp-client.ts";
 import { tcpServer } from "./commands/tcp-server.ts";
 import { udpClient } from "./commands/udp-client.ts";
@@ -197,6 +199,43 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
     .action((...args) =>
       run(
         (_, options, ctx) => demo({ host: parseHost(text("host", options, DEFAULT_HOST)) }, ctx),
+        args,
+      ),
+    );
+
+  cli
+    .command(
+      "check <target>",
+      "Diagnose host:port: DNS, then a TCP connect (or --udp probe) per address",
+    )
+    .option("--udp", "Probe UDP instead of TCP")
+    .option("--timeout <seconds>", "How long to wait for each address", { default: 3 })
+    .example("sockdemo check 127.0.0.1:50000")
+    .example("sockdemo check localhost:5432")
+    .example("sockdemo check '[::1]:53' --udp")
+    .action((...args) =>
+      run(
+        ([target], options, ctx) =>
+          check(
+            {
+              target: String(target),
+              udp: options.udp === true,
+              timeoutMs: parseSeconds(options.timeout, "--timeout") || 1,
+            },
+            ctx,
+          ),
+        args,
+      ),
+    );
+
+  cli
+    .command("ports [port]", "Explain the port ranges, or where one port falls")
+    .example("sockdemo ports")
+    .example("sockdemo ports 50000")
+    .action((...args) =>
+      run(
+        ([port], _options, ctx) =>
+          ports({ port: port === undefined ? undefined : String(port) }, ctx),
         args,
       ),
     );

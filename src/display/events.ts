@@ -6,11 +6,59 @@ import { Buffer } from "node:buffer";
 import type { CloseReason, Endpoint, SocketError } from "../runtime/types.ts";
 
 export type Proto = "tcp" | "udp";
-export type Role = "tcp-server" | "tcp-client" | "udp-server" | "udp-client" | "demo";
+export type Role =
+  | "tcp-server"
+  | "tcp-client"
+  | "udp-server"
+  | "udp-client"
+  | "demo"
+  | "check"
+  | "ports";
+
+/**
+ * What one reachability probe found: `open`; `refused` (RST, or ICMP port
+ * unreachable for UDP); `timeout` (no answer: filtered or host down); `silent`
+ * (UDP only: no reply and no ICMP error); `unreachable` (no route);
+ * `permission`; `dns-failure`; `error`.
+ */
+export type ProbeOutcome =
+  | "open"
+  | "refused"
+  | "timeout"
+  | "silent"
+  | "unreachable"
+  | "permission"
+  | "dns-failure"
+  | "error";
+
+export interface PortRange {
+  name: "well-known" | "registered" | "dynamic/private";
+  first: number;
+  last: number;
+  note: string;
+}
 
 export type SockEvent =
   | { event: "start"; runtime: string; version: string }
-  | { event: "resolved"; host: string; address: string; all: string[] }
+  | { event: "resolved"; host: string; address: string; all: string[]; ms?: number }
+  | {
+      event: "probe";
+      proto: Proto;
+      address: string;
+      port: number;
+      outcome: ProbeOutcome;
+      code?: string;
+      ms: number;
+    }
+  | {
+      event: "verdict";
+      proto: Proto;
+      host: string;
+      port: number;
+      outcome: ProbeOutcome;
+      code?: string;
+      hint: string;
+    }
   | { event: "listening"; proto: Proto; local: Endpoint; warning?: string }
   | { event: "connection"; proto: "tcp"; conn: number; local: Endpoint; peer: Endpoint }
   | { event: "sent"; proto: Proto; peer: Endpoint; bytes: Uint8Array }
@@ -24,6 +72,16 @@ export type SockEvent =
     }
   | { event: "reply"; proto: Proto; conn?: number; peer: Endpoint; bytes: Uint8Array }
   | { event: "notice"; message: string }
+  | { event: "port-ranges"; ranges: PortRange[]; examples: { port: number; service: string }[] }
+  | {
+      event: "port";
+      port: number;
+      range: PortRange["name"];
+      first: number;
+      last: number;
+      note: string;
+      service?: string;
+    }
   | { event: "section"; title: string }
   | {
       event: "close";
@@ -67,8 +125,8 @@ export function toJsonLine(e: Stamped): string {
     } else if (key === "error" && value instanceof Error) {
       const error = value as SocketError;
       out.error = { code: error.code, message: error.message };
-    } else if (key === "durationMs" && typeof value === "number") {
-      out.durationMs = round(value);
+    } else if ((key === "durationMs" || key === "ms") && typeof value === "number") {
+      out[key] = round(value);
     } else {
       out[key] = value;
     }

@@ -5,7 +5,7 @@
  */
 import type { CloseReason } from "../runtime/types.ts";
 import { addressTuple, bytesLiteral, hostPort, pythonNow } from "./bytes.ts";
-import type { Stamped } from "./events.ts";
+import type { ProbeOutcome, Stamped } from "./events.ts";
 import type { Colors } from "./output.ts";
 
 const CLOSE_WORDS: Record<CloseReason, string> = {
@@ -14,6 +14,17 @@ const CLOSE_WORDS: Record<CloseReason, string> = {
   timeout: "closed after idle timeout",
   local: "closed by us",
   error: "closed by an error",
+};
+
+const PROBE_WORDS: Record<ProbeOutcome, string> = {
+  open: "open",
+  refused: "refused",
+  timeout: "timed out",
+  silent: "no answer",
+  unreachable: "unreachable",
+  permission: "not permitted",
+  "dns-failure": "name not found",
+  error: "failed",
 };
 
 function duration(ms: number): string {
@@ -31,9 +42,27 @@ export function humanLine(e: Stamped, c: Colors, quiet: boolean): string | undef
     case "start":
       if (quiet) return undefined;
       return `The ${isServer ? "server" : "client"} started at ${pythonNow(e.time)}`;
-    case "resolved":
+    case "resolved": {
       if (quiet) return undefined;
+      if (e.role === "check") {
+        if (e.all.length === 1 && e.all[0] === e.host)
+          return `dns     ${e.host} is an address: no lookup needed`;
+        const took = e.ms === undefined ? "" : ` in ${duration(e.ms)}`;
+        return `dns     ${e.host} → ${e.all.join(", ")}${took}`;
+      }
       return c.dim(`${e.host} resolved to ${e.all.join(", ")}; using ${e.address}`);
+    }
+    case "probe": {
+      if (quiet) return undefined;
+      const words = PROBE_WORDS[e.outcome];
+      const paint = e.outcome === "open" ? c.green : e.outcome === "silent" ? c.yellow : c.red;
+      const code = e.code ? ` (${e.code})` : "";
+      return `${e.proto}     ${hostPort(e.address, e.port)}: ${paint(words)}${code} after ${duration(e.ms)}`;
+    }
+    case "verdict": {
+      const paint = e.outcome === "open" ? c.green : e.outcome === "silent" ? c.yellow : c.red;
+      return `${paint(`${e.outcome}:`)} ${e.hint}`;
+    }
     case "listening": {
       if (quiet) return undefined;
       const lines = [c.dim(`listening on ${e.proto} ${hostPort(e.local.address, e.local.port)}`)];
@@ -64,6 +93,17 @@ export function humanLine(e: Stamped, c: Colors, quiet: boolean): string | undef
         return c.dim(`reply: ${bytesLiteral(e.bytes)} addr:  ${addressTuple(e.peer)}`);
       }
       return c.green(bytesLiteral(e.bytes));
+    case "port-ranges": {
+      const ranges = e.ranges.map(
+        (r) => `${c.bold(`${r.first}–${r.last}`.padEnd(12))} ${r.name}: ${r.note}`,
+      );
+      const examples = e.examples.map((x) => `${String(x.port).padStart(5)}  ${x.service}`);
+      return [...ranges, "", "Some well-known and registered ports:", ...examples].join("\n");
+    }
+    case "port": {
+      const service = e.service ? ` It is ${e.service}'s port.` : "";
+      return `${e.port} is ${e.range} (${e.first}–${e.last}): ${e.note}.${service}`;
+    }
     case "section":
       return quiet ? undefined : c.bold(`\n== ${e.title}`);
     case "notice":
