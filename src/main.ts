@@ -85,6 +85,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
     "--quiet",
     "Only the essentials: replies for clients, summaries and errors for servers",
   );
+  cli.option("--hex", "Show payloads as a hex dump (offset, hex bytes, ASCII) instead of b'...'");
 
   cli
     .command("tcp-server", "Accept TCP connections, print every chunk, reply with prefix + data")
@@ -262,7 +263,11 @@ export async function main(argv: string[], signal = new AbortController().signal
   let pending: Promise<number> | undefined;
   const cli = buildCli(argv, (action, args) => {
     const options = args[args.length - 1] as Options;
-    const output = new Output({ json: options.json === true, quiet: options.quiet === true });
+    const output = new Output({
+      json: options.json === true,
+      quiet: options.quiet === true,
+      hex: options.hex === true,
+    });
     const ctx: CommandContext = {
       runtime: selectRuntime(),
       output,

@@ -32,7 +32,13 @@ export async function runTcpClient(
     events: {
       data(c, chunk) {
         chunks.push(chunk);
-        report.emit({ event: "data", proto: "tcp", peer: c.remote, bytes: chunk });
+        report.emit({
+          event: "data",
+          proto: "tcp",
+          peer: c.remote,
+          bytes: chunk,
+          offset: c.bytesIn - chunk.byteLength,
+        });
       },
     },
   });

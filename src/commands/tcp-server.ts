@@ -68,10 +68,24 @@ export async function startTcpServer(
       });
       return {
         data(c, chunk) {
-          report.emit({ event: "data", proto: "tcp", conn: id, peer: c.remote, bytes: chunk });
+          report.emit({
+            event: "data",
+            proto: "tcp",
+            conn: id,
+            peer: c.remote,
+            bytes: chunk,
+            offset: c.bytesIn - chunk.byteLength,
+          });
           if (!options.reply) return;
           const answer = concatBytes(prefix, chunk);
-          report.emit({ event: "reply", proto: "tcp", conn: id, peer: c.remote, bytes: answer });
+          report.emit({
+            event: "reply",
+            proto: "tcp",
+            conn: id,
+            peer: c.remote,
+            bytes: answer,
+            offset: c.bytesOut,
+          });
           // The peer reads slower than it writes: stop reading until our replies drain.
           if (!c.write(answer)) c.pause();
         },

@@ -68,9 +68,19 @@ export type SockEvent =
       conn?: number;
       peer: Endpoint;
       bytes: Uint8Array;
+      /** TCP: where this chunk starts in the connection's byte stream. */
+      offset?: number;
       truncated?: boolean;
     }
-  | { event: "reply"; proto: Proto; conn?: number; peer: Endpoint; bytes: Uint8Array }
+  | {
+      event: "reply";
+      proto: Proto;
+      conn?: number;
+      peer: Endpoint;
+      bytes: Uint8Array;
+      /** TCP servers: where this reply starts in the bytes sent on the connection. */
+      offset?: number;
+    }
   | { event: "notice"; message: string }
   | { event: "port-ranges"; ranges: PortRange[]; examples: { port: number; service: string }[] }
   | {

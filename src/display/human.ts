@@ -6,6 +6,7 @@
 import type { CloseReason } from "../runtime/types.ts";
 import { addressTuple, bytesLiteral, hostPort, pythonNow } from "./bytes.ts";
 import type { ProbeOutcome, Stamped } from "./events.ts";
+import { hexDump } from "./hex.ts";
 import type { Colors } from "./output.ts";
 
 const CLOSE_WORDS: Record<CloseReason, string> = {
@@ -35,8 +36,19 @@ function count(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+export interface HumanOptions {
+  quiet: boolean;
+  /** Show payloads as a canonical hex dump instead of a bytes literal. */
+  hex: boolean;
+}
+
 /** Render one event as zero or more lines (without trailing newline), or undefined to print nothing. */
-export function humanLine(e: Stamped, c: Colors, quiet: boolean): string | undefined {
+export function humanLine(e: Stamped, c: Colors, { quiet, hex }: HumanOptions): string | undefined {
+  /** The payload: a bytes literal inline, or with --hex a byte count here and the dump below. */
+  const payload = (bytes: Uint8Array, paint: (s: string) => string) =>
+    hex ? count(bytes.byteLength, "byte") : paint(bytesLiteral(bytes));
+  const dump = (bytes: Uint8Array, offset = 0) =>
+    hex && bytes.byteLength > 0 ? `\n${hexDump(bytes, offset).join("\n")}` : "";
   const isServer = e.role.endsWith("server") || e.role === "demo";
   switch (e.event) {
     case "start":
@@ -79,20 +91,23 @@ export function humanLine(e: Stamped, c: Colors, quiet: boolean): string | undef
       );
     case "sent":
       if (quiet) return undefined;
-      return `${c.dim("sent:  ")}${c.cyan(bytesLiteral(e.bytes))}`;
+      return `${c.dim("sent:  ")}${payload(e.bytes, c.cyan)}${dump(e.bytes)}`;
     case "data": {
       if (quiet || !isServer) return undefined;
-      const literal = `data:  ${c.green(bytesLiteral(e.bytes))} addr:  ${addressTuple(e.peer)}`;
+      const literal = `data:  ${payload(e.bytes, c.green)} addr:  ${addressTuple(e.peer)}`;
       const cut = e.truncated ? c.yellow(" (truncated: the datagram was larger)") : "";
       // The tutorial's UDP server prefixes each datagram with its arrival time.
-      return e.proto === "udp" ? `at ${pythonNow(e.time)} ${literal}${cut}` : literal;
+      const line = e.proto === "udp" ? `at ${pythonNow(e.time)} ${literal}${cut}` : literal;
+      return `${line}${dump(e.bytes, e.offset)}`;
     }
     case "reply":
       if (isServer) {
         if (quiet) return undefined;
-        return c.dim(`reply: ${bytesLiteral(e.bytes)} addr:  ${addressTuple(e.peer)}`);
+        return `${c.dim(`reply: ${payload(e.bytes, String)} addr:  ${addressTuple(e.peer)}`)}${dump(e.bytes, e.offset)}`;
       }
-      return c.green(bytesLiteral(e.bytes));
+      return hex
+        ? `reply: ${payload(e.bytes, String)}${dump(e.bytes)}`
+        : c.green(bytesLiteral(e.bytes));
     case "port-ranges": {
       const ranges = e.ranges.map(
         (r) => `${c.bold(`${r.first}–${r.last}`.padEnd(12))} ${r.name}: ${r.note}`,

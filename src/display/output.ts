@@ -66,6 +66,7 @@ export function colorWanted(stream: TextStream, env: Record<string, string | und
 export interface OutputOptions {
   json: boolean;
   quiet: boolean;
+  hex?: boolean;
   stdout?: TextStream;
   stderr?: TextStream;
   env?: Record<string, string | undefined>;
@@ -74,6 +75,7 @@ export interface OutputOptions {
 export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
+  readonly hex: boolean;
   readonly colors: Colors;
   private readonly out: BatchedStream;
   private readonly err: TextStream;
@@ -82,6 +84,7 @@ export class Output {
     const stdout = options.stdout ?? process.stdout;
     this.json = options.json;
     this.quiet = options.quiet;
+    this.hex = options.hex ?? false;
     this.colors = pc.createColors(!options.json && colorWanted(stdout, options.env ?? env));
     this.out = new BatchedStream(stdout);
     this.err = options.stderr ?? process.stderr;
@@ -98,7 +101,7 @@ export class Output {
       this.out.write(`${toJsonLine(e)}\n`);
       return;
     }
-    const text = humanLine(e, this.colors, this.quiet);
+    const text = humanLine(e, this.colors, { quiet: this.quiet, hex: this.hex });
     if (text === undefined) return;
     const prefix = label ? this.colors.bold(`[${label}] `) : "";
     this.out.write(prefix ? `${prefix}${text.replaceAll("\n", `\n${prefix}`)}\n` : `${text}\n`);

@@ -45,17 +45,20 @@ class BunConnection extends _BaseConnection {
   private peerEnded = false;
   private shutDown = false;
   private wasAboveMark = false;
+  private lastActive = performance.now();
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private writeFailure: SocketError | undefined;
 
   constructor(
     private readonly socket: Bun.Socket<BunConnection | undefined>,
-    private readonly idleSeconds: number,
+    private readonly idleMs: number,
   ) {
     super(
       _endpoint(socket.localAddress, socket.localPort),
       _endpoint(socket.remoteAddress, socket.remotePort),
     );
     socket.setNoDelay(true);
-    this.touch();
+    if (idleMs > 0) this.armIdleTimer(idleMs);
   }
 
   get queuedBytes(): number {
@@ -67,7 +70,7 @@ class BunConnection extends _BaseConnection {
     this.bytesOut += bytes.byteLength;
     this.touch();
     if (this.queued === 0) {
-      const written = Math.max(0, this.socket.write(bytes));
+      const written = this.writeNow(bytes);
       if (written === bytes.byteLength) return true;
       // Bun may hand us a view it reuses; keep our own copy of the remainder.
       this.queue.push(bytes.slice(written));
@@ -80,12 +83,31 @@ class BunConnection extends _BaseConnection {
     return this.queued < _HIGH_WATER_MARK;
   }
 
+  /**
+   * socket.write(), remembering a failure. When the peer resets the
+   * connection while we write, Bun usually reports it only as a write that
+   * returns -1, followed by `end` and a `close` without an error (Bun 1.4:
+   * ~3 times in 4); only otherwise does `close` carry ECONNRESET.
+   */
+  private writeNow(bytes: Uint8Array): number {
+    const written = this.socket.write(bytes);
+    if (written < 0 && !this.writeFailure && this.closeReason === undefined) {
+      const broken = Object.assign(new Error("write failed"), { code: "EPIPE" });
+      this.writeFailure = _toSocketError(broken, "write", {
+        host: this.remote.address,
+        port: this.remote.port,
+      });
+    }
+    return Math.max(0, written);
+  }
+
   /** Called from Bun's drain: write as much of the queue as the kernel takes. */
   flush(): void {
     while (this.queue.length > 0) {
       const head = this.queue[0] as Uint8Array;
-      const written = Math.max(0, this.socket.write(head));
+      const written = this.writeNow(head);
       this.queued -= written;
+      if (written > 0) this.touch();
       if (written < head.byteLength) {
         this.queue[0] = head.subarray(written);
         return;
@@ -114,6 +136,8 @@ class BunConnection extends _BaseConnection {
   }
 
   peerFin(): void {
+    // After a failed write this `end` is Bun's report of the reset, not a FIN.
+    if (this.writeFailure) return;
     this.peerEnded = true;
     this.events?.end?.(this);
     if (this.shutDown) this.socket.end();
@@ -139,18 +163,36 @@ class BunConnection extends _BaseConnection {
     this.received(chunk);
   }
 
-  onTimeout(): void {
-    this.closeReason ??= "timeout";
-    this.socket.terminate();
-  }
-
   onClose(error?: SocketError): void {
-    this.finish(error);
+    clearTimeout(this.idleTimer);
+    const failure = error ?? this.writeFailure;
+    // uSockets does not call `end` for a FIN that arrives after our own
+    // shutdown(): it closes the socket at once. The peer did half-close, and
+    // `end` is how callers learn it finished sending, so report it first.
+    if (!failure && this.shutDown && !this.peerEnded && this.closeReason === undefined) {
+      this.peerEnded = true;
+      this.events?.end?.(this);
+    }
+    this.finish(failure);
   }
 
-  /** Bun's timeout is not reset by traffic, so re-arm it on every read and write. */
   private touch(): void {
-    if (this.idleSeconds > 0) this.socket.timeout(this.idleSeconds);
+    this.lastActive = performance.now();
+  }
+
+  /**
+   * Idle timeout on a JS timer, not Bun's socket.timeout(): that one only
+   * fires on uSockets' 4-second sweep (timeout(1) closes after ~4 s), far from
+   * idleTimeoutMs. Traffic only moves `lastActive`; the timer re-arms itself
+   * for the remainder, so busy connections cost no timer churn.
+   */
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      const idle = performance.now() - this.lastActive;
+      if (idle < this.idleMs) return this.armIdleTimer(this.idleMs - idle);
+      this.closeReason ??= "timeout";
+      this.socket.terminate();
+    }, ms);
   }
 }
 
@@ -167,7 +209,6 @@ function handlers(
     data: (socket, chunk) => socket.data?.onData(chunk),
     drain: (socket) => socket.data?.flush(),
     end: (socket) => socket.data?.peerFin(),
-    timeout: (socket) => socket.data?.onTimeout(),
     error(_socket, error) {
       lastError = _toSocketError(error, "read", target());
     },
@@ -178,22 +219,16 @@ function handlers(
   };
 }
 
-/** Bun's timeout has one-second resolution; round up so a connection never closes early. */
-function idleSeconds(ms: number | undefined): number {
-  return ms ? Math.max(1, Math.ceil(ms / 1000)) : 0;
-}
-
 async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
   const target = { host: options.host, port: options.port };
-  const open = new Set<ConnSocket>();
-  const seconds = idleSeconds(options.idleTimeoutMs);
+  const open = new Set<BunConnection>();
   const socketHandlers = handlers(
     (socket) => {
-      open.add(socket);
-      const conn = new BunConnection(socket, seconds);
+      const conn = new BunConnection(socket, options.idleTimeoutMs ?? 0);
+      open.add(conn);
       socket.data = conn;
       conn.events = options.accept(conn);
-      conn.closed.then(() => open.delete(socket));
+      conn.closed.then(() => open.delete(conn));
     },
     () => target,
   );
@@ -214,7 +249,8 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
     local: _endpoint(listener.hostname, listener.port),
     async close(force) {
       listener.stop(false);
-      if (force) for (const socket of open) socket.terminate();
+      // Through destroy(), so these connections close with reason "local", not "eof".
+      if (force) for (const conn of open) conn.destroy();
     },
   };
 }
@@ -227,7 +263,7 @@ async function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
     (socket) => {
       // A late handshake after our timeout fired: nobody is waiting for it.
       if (timedOut) return socket.terminate();
-      conn = new BunConnection(socket, idleSeconds(options.idleTimeoutMs));
+      conn = new BunConnection(socket, options.idleTimeoutMs ?? 0);
       conn.events = options.events;
       socket.data = conn;
     },

@@ -31,7 +31,9 @@ function checkNetPermission(host: string, port: number, operation: SocketOperati
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   const state = deno?.permissions?.querySync?.({ name: "net", host: where }).state;
   if (state !== undefined && state !== "granted") {
-    const denied = Object.assign(new Error(`Requires net access to "${where}"`), { name: "NotCapable" });
+    const denied = Object.assign(new Error(`Requires net access to "${where}"`), {
+      name: "NotCapable",
+    });
     throw _toSocketError(denied, operation, { host, port });
   }
 }
@@ -104,14 +106,12 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
   const target = { host: options.host, port: options.port };
   checkNetPermission(options.host, options.port, "listen");
   // allowHalfOpen: the peer's FIN must not close our side before the reply is written.
+  const open = new Set<NodeConnection>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const conn = new NodeConnection(socket, options.idleTimeoutMs);
+    open.add(conn);
+    conn.closed.then(() => open.delete(conn));
     conn.events = options.accept(conn);
-  });
-  const open = new Set<net.Socket>();
-  server.on("connection", (socket) => {
-    open.add(socket);
-    socket.on("close", () => open.delete(socket));
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -131,7 +131,8 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
   return {
     local: _endpoint(address.address, address.port),
     close(force) {
-      if (force) for (const socket of open) socket.destroy();
+      // Through destroy(), so these connections close with reason "local", not "eof".
+      if (force) for (const conn of open) conn.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
