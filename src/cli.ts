@@ -20,6 +20,11 @@ function onUncaught(error: unknown): void {
   process.exit(1);
 }
 process.on("uncaughtException", onUncaught);
+// Output piped into `head` and the like: the reader left, so stop quietly, as cat does.
+process.stdout.on("error", (error: { code?: string }) => {
+  if (error.code === "EPIPE") process.exit(0);
+  onUncaught(error);
+});
 process.on("unhandledRejection", onUncaught);
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);

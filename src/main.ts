@@ -25,7 +25,9 @@ import { tcpClient } from "./commands/tcp-client.ts";
 import { tcpServer } from "./commands/tcp-server.ts";
 import { udpClient } from "./commands/udp-client.ts";
 import { udpServer } from "./commands/udp-server.ts";
+import { pickLang } from "./display/explain.ts";
 import { Output } from "./display/output.ts";
+import { env } from "./runtime/env.ts";
 import { hostVersion, SocketError, selectRuntime } from "./runtime/index.ts";
 
 declare const SOCKDEMO_VERSION: string | undefined;
@@ -53,9 +55,29 @@ function rawOption(argv: string[], name: string, parsed: unknown): string | unde
   return parsed === undefined ? undefined : String(parsed);
 }
 
-/** Positional message: raw, and joined when several words were given unquoted. */
-function messageArg(args: unknown, fallback: string): string {
+function langOption(argv: string[], options: Options): string | undefined {
+  const lang = rawOption(argv, "lang", options.lang);
+  if (lang !== undefined && lang !== "en" && lang !== "ja") {
+    throw new UsageError(`--lang must be en or ja, not "${lang}"`);
+  }
+  return lang;
+}
+
+/**
+ * Positional message: raw, joined when several words were given unquoted;
+ * undefined for `-` or --stdin, which stream standard input instead.
+ */
+function messageArg(
+  argv: string[],
+  args: unknown,
+  options: Options,
+  fallback: string,
+): string | undefined {
   const words = Array.isArray(args) ? args.map(String) : [];
+  // mri reads a lone "-" as an unnamed flag, so look for it in the raw arguments.
+  const beforeDashes = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+  if (options.stdin === true || (words.length === 0 && beforeDashes.includes("-")))
+    return undefined;
   return words.length > 0 ? words.join(" ") : fallback;
 }
 
@@ -85,6 +107,11 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
     "--quiet",
     "Only the essentials: replies for clients, summaries and errors for servers",
   );
+  cli.option(
+    "--explain",
+    "Narrate each socket step (socket, bind, listen, accept, recv, send, ...)",
+  );
+  cli.option("--lang <lang>", "Language of --explain: en or ja (default: from LANG)");
   cli.option("--hex", "Show payloads as a hex dump (offset, hex bytes, ASCII) instead of b'...'");
 
   cli
@@ -119,6 +146,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
 
   cli
     .command("tcp-client [...message]", "Connect, send a message, print the whole reply")
+    .option("--stdin", "Stream standard input instead of a message (same as the message -)")
     .option("--host <host>", "Server address or name", { default: DEFAULT_HOST })
     .option("--port <port>", "Server port", { default: DEFAULT_PORT })
     .option("--timeout <seconds>", "Give up connecting or waiting for more reply after this long", {
@@ -132,7 +160,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
           tcpClient(
             {
               ...endpoint(options),
-              message: messageArg(message, "Hello TCP"),
+              message: messageArg(argv, message, options, "Hello TCP"),
               timeoutMs: parseSeconds(options.timeout, "--timeout"),
             },
             ctx,
@@ -168,6 +196,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
 
   cli
     .command("udp-client [...message]", "Send one datagram; show a reply or 'nothing listening'")
+    .option("--stdin", "Send each line of standard input as one datagram (same as the message -)")
     .option("--host <host>", "Server address or name", { default: DEFAULT_HOST })
     .option("--port <port>", "Server port", { default: DEFAULT_PORT })
     .option("--wait <ms>", "Wait this long for a reply or an ICMP error (0 = send and exit)", {
@@ -181,7 +210,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
           udpClient(
             {
               ...endpoint(options),
-              message: messageArg(message, "Hello UDP"),
+              message: messageArg(argv, message, options, "Hello UDP"),
               waitMs: parseMilliseconds(options.wait, "--wait"),
             },
             ctx,
@@ -267,6 +296,7 @@ export async function main(argv: string[], signal = new AbortController().signal
       json: options.json === true,
       quiet: options.quiet === true,
       hex: options.hex === true,
+      explain: options.explain === true ? pickLang(langOption(argv, options), env) : undefined,
     });
     const ctx: CommandContext = {
       runtime: selectRuntime(),

@@ -7,6 +7,7 @@ import { hostPort } from "../display/bytes.ts";
 import type { SockEvent } from "../display/events.ts";
 import type { Output, Reporter } from "../display/output.ts";
 import {
+  type Endpoint,
   type Resolved,
   resolveHost,
   type SocketError,
@@ -103,12 +104,23 @@ export async function resolveAndReport(host: string, report: Reporter): Promise<
   return resolved;
 }
 
-/** A warning for servers bound where other machines can reach them. */
-export function exposureWarning(address: string): string | undefined {
-  if (address === "0.0.0.0" || address === "::") {
-    return `bound to ${address}: every network interface, so other machines can connect too`;
+/**
+ * What a server should warn about once bound: reachable from other machines
+ * (wildcard address), or sitting on a well-known port.
+ */
+export function bindWarning(local: Endpoint): string | undefined {
+  const warnings: string[] = [];
+  if (local.address === "0.0.0.0" || local.address === "::") {
+    warnings.push(
+      `bound to ${local.address}: every network interface, so other machines can connect too`,
+    );
   }
-  return undefined;
+  if (local.port > 0 && local.port < 1024) {
+    warnings.push(
+      `port ${local.port} is a well-known port (0–1023), reserved for standard services and needing administrator rights; ports 49152–65535 are free for private use`,
+    );
+  }
+  return warnings.length > 0 ? warnings.join("; ") : undefined;
 }
 
 /** One short next step for a failed operation, in plain words. */
@@ -170,4 +182,28 @@ export class Tally {
       durationMs: performance.now() - this.startedAt,
     };
   }
+}
+
+/** Standard input as byte chunks, in whatever sizes the runtime reads them. */
+export async function* stdinChunks(): AsyncGenerator<Uint8Array> {
+  for await (const chunk of process.stdin as AsyncIterable<Uint8Array | string>) {
+    yield typeof chunk === "string" ? utf8(chunk) : chunk;
+  }
+}
+
+/** Standard input split into lines, without their line endings (\n or \r\n). */
+export async function* stdinLines(): AsyncGenerator<Uint8Array> {
+  let pending = new Uint8Array(0);
+  for await (const chunk of stdinChunks()) {
+    let data = concatBytes(pending, chunk);
+    let newline = data.indexOf(0x0a);
+    while (newline !== -1) {
+      const end = newline > 0 && data[newline - 1] === 0x0d ? newline - 1 : newline;
+      yield data.slice(0, end);
+      data = data.subarray(newline + 1);
+      newline = data.indexOf(0x0a);
+    }
+    pending = data.slice();
+  }
+  if (pending.byteLength > 0) yield pending;
 }

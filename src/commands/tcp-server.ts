@@ -2,17 +2,22 @@
  * tcp-server: the tutorial's tcp_server.py, for many clients at once. Prints
  * every chunk it receives and answers with prefix + chunk.
  */
+import { addressTuple } from "../display/bytes.ts";
 import type { Reporter } from "../display/output.ts";
 import type { Endpoint } from "../runtime/index.ts";
 import {
   aborted,
+  bindWarning,
   type CommandContext,
   concatBytes,
-  exposureWarning,
   resolveAndReport,
   Tally,
   utf8,
 } from "./_common.ts";
+import { rangeOf } from "./ports.ts";
+
+/** Linux's default somaxconn; the kernel caps larger values anyway. */
+const LISTEN_BACKLOG = 511;
 
 export interface TcpServerOptions {
   host: string;
@@ -21,6 +26,8 @@ export interface TcpServerOptions {
   reply: boolean;
   /** Exit after this many connections have been served. */
   count?: number;
+  /** Refuse connections beyond this many open at once. */
+  maxConns?: number;
   idleTimeoutMs?: number;
 }
 
@@ -47,12 +54,23 @@ export async function startTcpServer(
   });
   let accepted = 0;
   let served = 0;
+  let open = 0;
   let nextId = 1;
   const listener = await ctx.runtime.listenTcp({
     host: address,
     port: options.port,
+    backlog: LISTEN_BACKLOG,
     idleTimeoutMs: options.idleTimeoutMs,
     accept(conn) {
+      if (options.maxConns !== undefined && open >= options.maxConns) {
+        report.emit({
+          event: "notice",
+          message: `refused ${addressTuple(conn.remote)}: --max-conns ${options.maxConns} connections are open`,
+        });
+        conn.destroy();
+        return { data() {} };
+      }
+      open++;
       const id = nextId++;
       const openedAt = performance.now();
       tally.connections++;
@@ -66,6 +84,7 @@ export async function startTcpServer(
         local: conn.local,
         peer: conn.remote,
       });
+      report.explain({ step: "accept", peer: conn.remote, local: conn.local });
       return {
         data(c, chunk) {
           report.emit({
@@ -76,6 +95,7 @@ export async function startTcpServer(
             bytes: chunk,
             offset: c.bytesIn - chunk.byteLength,
           });
+          report.explain({ step: "recv", proto: "tcp", bytes: chunk.byteLength, peer: c.remote });
           if (!options.reply) return;
           const answer = concatBytes(prefix, chunk);
           report.emit({
@@ -88,11 +108,26 @@ export async function startTcpServer(
           });
           // The peer reads slower than it writes: stop reading until our replies drain.
           if (!c.write(answer)) c.pause();
+          if (report.explaining) {
+            const queued = c.queuedBytes;
+            report.explain({
+              step: "send",
+              proto: "tcp",
+              bytes: answer.byteLength,
+              peer: c.remote,
+              queued,
+            });
+          }
         },
         drain: (c) => c.resume(),
         // The client is done sending; finish our replies, then close our side too.
-        end: (c) => c.end(),
+        end(c) {
+          report.explain({ step: "peer-fin" });
+          report.explain({ step: "shutdown" });
+          c.end();
+        },
         close(c, info) {
+          open--;
           tally.bytesIn += info.bytesIn;
           tally.bytesOut += info.bytesOut;
           report.emit({
@@ -106,17 +141,21 @@ export async function startTcpServer(
             durationMs: performance.now() - openedAt,
             error: info.error,
           });
+          report.explain({ step: "close", reason: info.reason });
           served++;
           if (options.count && served >= options.count) finished();
         },
       };
     },
   });
+  report.explain({ step: "socket", proto: "tcp", family: listener.local.family });
+  report.explain({ step: "bind", local: listener.local, range: rangeOf(listener.local.port).name });
+  report.explain({ step: "listen", backlog: LISTEN_BACKLOG });
   report.emit({
     event: "listening",
     proto: "tcp",
     local: listener.local,
-    warning: exposureWarning(listener.local.address),
+    warning: bindWarning(listener.local),
   });
   let stopped = false;
   return {

@@ -6,14 +6,15 @@
 import type { Reporter } from "../display/output.ts";
 import {
   aborted,
+  bindWarning,
   type CommandContext,
   concatBytes,
-  exposureWarning,
   hintFor,
   resolveAndReport,
   Tally,
   utf8,
 } from "./_common.ts";
+import { rangeOf } from "./ports.ts";
 import type { RunningServer } from "./tcp-server.ts";
 
 export interface UdpServerOptions {
@@ -45,10 +46,18 @@ export async function startUdpServer(
       tally.datagrams++;
       tally.bytesIn += bytes.byteLength;
       report.emit({ event: "data", proto: "udp", peer: from, bytes, truncated });
+      report.explain({ step: "recv", proto: "udp", bytes: bytes.byteLength, peer: from });
       if (options.echo) {
         const answer = concatBytes(prefix, bytes);
         tally.bytesOut += answer.byteLength;
         report.emit({ event: "reply", proto: "udp", peer: from, bytes: answer });
+        report.explain({
+          step: "send",
+          proto: "udp",
+          bytes: answer.byteLength,
+          peer: from,
+          queued: 0,
+        });
         udp.send(answer, { host: from.address, port: from.port }).catch((error) => {
           report.error(error, hintFor(error, "udp"), false);
         });
@@ -61,11 +70,13 @@ export async function startUdpServer(
       report.error({ code: error.code, message }, undefined, false);
     },
   });
+  report.explain({ step: "socket", proto: "udp", family: socket.local.family });
+  report.explain({ step: "bind", local: socket.local, range: rangeOf(socket.local.port).name });
   report.emit({
     event: "listening",
     proto: "udp",
     local: socket.local,
-    warning: exposureWarning(socket.local.address),
+    warning: bindWarning(socket.local),
   });
   let stopped = false;
   return {

@@ -82,6 +82,7 @@ export type SockEvent =
       offset?: number;
     }
   | { event: "notice"; message: string }
+  | { event: "explain"; step: string; text: string }
   | { event: "port-ranges"; ranges: PortRange[]; examples: { port: number; service: string }[] }
   | {
       event: "port";

@@ -121,6 +121,8 @@ export function humanLine(e: Stamped, c: Colors, { quiet, hex }: HumanOptions): 
     }
     case "section":
       return quiet ? undefined : c.bold(`\n== ${e.title}`);
+    case "explain":
+      return c.cyan(`# ${e.text}`);
     case "notice":
       return quiet ? undefined : c.yellow(e.message);
     case "close": {

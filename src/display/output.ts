@@ -10,6 +10,7 @@ import pc from "picocolors";
 import { env } from "../runtime/env.ts";
 import type { SocketError } from "../runtime/types.ts";
 import { type Role, type SockEvent, type Stamped, toJsonLine } from "./events.ts";
+import { type ExplainStep, explainText, type Lang } from "./explain.ts";
 import { humanLine } from "./human.ts";
 
 interface TextStream {
@@ -67,6 +68,8 @@ export interface OutputOptions {
   json: boolean;
   quiet: boolean;
   hex?: boolean;
+  /** Narrate each socket step in this language (--explain). */
+  explain?: Lang;
   stdout?: TextStream;
   stderr?: TextStream;
   env?: Record<string, string | undefined>;
@@ -76,6 +79,7 @@ export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly hex: boolean;
+  readonly explain: Lang | undefined;
   readonly colors: Colors;
   private readonly out: BatchedStream;
   private readonly err: TextStream;
@@ -85,6 +89,7 @@ export class Output {
     this.json = options.json;
     this.quiet = options.quiet;
     this.hex = options.hex ?? false;
+    this.explain = options.explain;
     this.colors = pc.createColors(!options.json && colorWanted(stdout, options.env ?? env));
     this.out = new BatchedStream(stdout);
     this.err = options.stderr ?? process.stderr;
@@ -124,6 +129,18 @@ export class Reporter {
     readonly role: Role,
     private readonly label?: string,
   ) {}
+
+  /** Whether --explain is on; check before building costly explanations. */
+  get explaining(): boolean {
+    return this.output.explain !== undefined;
+  }
+
+  /** Narrate one socket step (only with --explain). */
+  explain(step: ExplainStep): void {
+    const lang = this.output.explain;
+    if (lang === undefined) return;
+    this.emit({ event: "explain", step: step.step, text: explainText(lang, step) });
+  }
 
   emit(event: SockEvent): void {
     const time = performance.timeOrigin + performance.now();
