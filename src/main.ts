@@ -122,6 +122,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
     .option("--no-reply", "Only print what arrives; send nothing back")
     .option("--count <n>", "Exit after serving n connections")
     .option("--idle-timeout <seconds>", "Close a connection silent for this long")
+    .option("--max-conns <n>", "Refuse (close at once) connections beyond n open at a time")
     .example("sockdemo tcp-server")
     .example("sockdemo tcp-server --port 0 --prefix ''      # pure echo on any free port")
     .action((...args) =>
@@ -133,6 +134,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
               prefix: text("prefix", options, "Receive: "),
               reply: options.reply !== false,
               count: parseCount(options.count, "--count"),
+              maxConns: parseCount(options.maxConns, "--max-conns"),
               idleTimeoutMs:
                 options.idleTimeout === undefined
                   ? undefined
