@@ -19,6 +19,7 @@ import {
   UsageError,
 } from "./commands/_common.ts";
 import { check } from "./commands/check.ts";
+import { completionScript } from "./commands/completions.ts";
 import { demo } from "./commands/demo.ts";
 import { ports } from "./commands/ports.ts";
 import { tcpClient } from "./commands/tcp-client.ts";
@@ -270,6 +271,26 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
           ports({ port: port === undefined ? undefined : String(port) }, ctx),
         args,
       ),
+    );
+
+  cli
+    .command("completions <shell>", "Print a completion script for bash, zsh or fish")
+    .example('eval "$(sockdemo completions bash)"')
+    .example("sockdemo completions fish > ~/.config/fish/completions/sockdemo.fish")
+    .action((...args) =>
+      run(async ([shell], _options, ctx) => {
+        const flags = (options: typeof cli.globalCommand.options) =>
+          options.map((o) => ({
+            flag: o.rawName.match(/--[\w-]+/g)?.pop() ?? `--${o.name}`,
+            description: o.description,
+            takesValue: o.rawName.includes("<"),
+          }));
+        const commands = cli.commands
+          .filter((c) => c.name !== "completions")
+          .map((c) => ({ name: c.name, description: c.description, options: flags(c.options) }));
+        ctx.output.raw(completionScript(String(shell), commands, flags(cli.globalCommand.options)));
+        return 0;
+      }, args),
     );
 
   cli.option("-v, --version", "Print the version and the runtime");

@@ -112,6 +112,11 @@ export class Output {
     this.out.write(prefix ? `${prefix}${text.replaceAll("\n", `\n${prefix}`)}\n` : `${text}\n`);
   }
 
+  /** Text written exactly as given (completion scripts). */
+  raw(text: string): void {
+    this.out.write(text);
+  }
+
   /** One line on stderr, whatever the mode: errors must be seen even with --json > file. */
   errorLine(message: string, hint?: string): void {
     const c = pc.createColors(colorWanted(this.err, env));
