@@ -18,6 +18,7 @@ import {
   parseSeconds,
   UsageError,
 } from "./commands/_common.ts";
+import { bench } from "./commands/bench.ts";
 import { check } from "./commands/check.ts";
 import { completionScript } from "./commands/completions.ts";
 import { demo } from "./commands/demo.ts";
@@ -271,6 +272,53 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
           ports({ port: port === undefined ? undefined : String(port) }, ctx),
         args,
       ),
+    );
+
+  cli
+    .command("bench <target>", "Load-test an echo server at host:port; every reply is verified")
+    .option("--udp", "UDP ping-pong instead of TCP")
+    .option(
+      "--mode <mode>",
+      "pingpong (message, wait for its echo, repeat) or stream (TCP, pure echo)",
+      {
+        default: "pingpong",
+      },
+    )
+    .option("--conns <n>", "Connections (or UDP flows) in parallel", { default: 1 })
+    .option("--size <bytes>", "Message size for pingpong", { default: 64 })
+    .option("--duration <seconds>", "How long to run", { default: 5 })
+    .option(
+      "--prefix <text>",
+      "What the server puts before each echo (sockdemo's default: 'Receive: ')",
+      {
+        default: "",
+      },
+    )
+    .example("sockdemo tcp-server --port 7000 --prefix '' --quiet &  sockdemo bench 127.0.0.1:7000")
+    .example("sockdemo bench 127.0.0.1:50000 --prefix 'Receive: ' --conns 16")
+    .example("sockdemo bench 127.0.0.1:7000 --mode stream --duration 10")
+    .action((...args) =>
+      run(([target], options, ctx) => {
+        const mode = String(options.mode);
+        if (mode !== "pingpong" && mode !== "stream")
+          throw new UsageError(`--mode must be pingpong or stream, not "${mode}"`);
+        const size = parseCount(options.size, "--size") as number;
+        if (size > 65_507)
+          throw new UsageError("--size must be at most 65507 (the largest UDP payload)");
+        return bench(
+          {
+            target: String(target),
+            udp: options.udp === true,
+            mode,
+            conns: parseCount(options.conns, "--conns") as number,
+            size,
+            durationMs: parseSeconds(options.duration, "--duration") || 1000,
+            prefix: text("prefix", options, ""),
+            udpTimeoutMs: 1000,
+          },
+          ctx,
+        );
+      }, args),
     );
 
   cli

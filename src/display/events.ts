@@ -13,7 +13,8 @@ export type Role =
   | "udp-client"
   | "demo"
   | "check"
-  | "ports";
+  | "ports"
+  | "bench";
 
 /**
  * What one reachability probe found: `open`; `refused` (RST, or ICMP port
@@ -83,6 +84,25 @@ export type SockEvent =
     }
   | { event: "notice"; message: string }
   | { event: "explain"; step: string; text: string }
+  | {
+      event: "bench";
+      target: string;
+      proto: Proto;
+      mode: "pingpong" | "stream";
+      conns: number;
+      size: number;
+      seconds: number;
+      requests: number;
+      requestsPerSecond: number;
+      megabytesPerSecond: number;
+      bytesVerified: number;
+      p50Us: number;
+      p90Us: number;
+      p99Us: number;
+      errors: number;
+      lost: number;
+      firstError?: string;
+    }
   | { event: "port-ranges"; ranges: PortRange[]; examples: { port: number; service: string }[] }
   | {
       event: "port";

@@ -121,6 +121,24 @@ export function humanLine(e: Stamped, c: Colors, { quiet, hex }: HumanOptions): 
     }
     case "section":
       return quiet ? undefined : c.bold(`\n== ${e.title}`);
+    case "bench": {
+      const who = `${count(e.conns, e.proto === "udp" ? "flow" : "connection")}`;
+      const head = `bench ${e.proto} ${e.mode} ${e.target}: ${who}, ${e.mode === "stream" ? "continuous writes" : `${e.size}-byte messages`}, ${e.seconds.toFixed(1)} s`;
+      const lines = [c.bold(head)];
+      if (e.mode === "pingpong") {
+        lines.push(`  requests   ${e.requests} (${Math.round(e.requestsPerSecond)}/s)`);
+        const us = (v: number) => `${v.toFixed(0)} µs`;
+        lines.push(`  latency    p50 ${us(e.p50Us)}  p90 ${us(e.p90Us)}  p99 ${us(e.p99Us)}`);
+      }
+      const mb = (e.bytesVerified / 1e6).toFixed(1);
+      const problems = `${count(e.errors, "error")}${e.proto === "udp" ? `, ${e.lost} lost` : ""}`;
+      const paint = e.errors > 0 ? c.red : c.green;
+      lines.push(
+        `  verified   ${mb} MB (${e.megabytesPerSecond.toFixed(1)} MB/s), ${paint(problems)}`,
+      );
+      if (e.firstError) lines.push(c.red(`  first error: ${e.firstError}`));
+      return lines.join("\n");
+    }
     case "explain":
       return c.cyan(`# ${e.text}`);
     case "notice":
