@@ -42,17 +42,11 @@ import {
 export type ContractGap = "udp-icmp";
 
 /**
- * What the peer of a connection closed by destroy() (or by the idle timeout)
- * sees when nothing was left unread, per adapter. The contract leaves this
- * open; the runtimes differ, and the suite pins what each one does:
- * - bun: Bun's terminate() sets SO_LINGER 0, so close(2) sends RST → "reset".
- * - node: destroy() is a plain close(2): FIN, then the peer ends too → "eof".
- * With unread data in the receive buffer both send RST (tested under "reset").
+ * destroy() (and the idle timeout) abort with RST on both adapters: Bun's
+ * terminate() sets SO_LINGER 0, and the node adapter calls resetAndDestroy().
+ * So the peer always sees "reset", whether or not data was left unread.
  */
-const PEER_OF_DESTROY: Record<SocketRuntime["name"], CloseReason> = {
-  bun: "reset",
-  node: "eof",
-};
+const PEER_OF_DESTROY: CloseReason = "reset";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -752,7 +746,7 @@ export function contractSuite(
         expect(elapsed).toBeGreaterThanOrEqual(IDLE - 50);
         expect(elapsed).toBeLessThanOrEqual(LATEST);
         const atClient = await within(client.closed.promise, 2000, "client notices");
-        expect(atClient.reason).toBe(PEER_OF_DESTROY[runtime.name]);
+        expect(atClient.reason).toBe(PEER_OF_DESTROY);
       }, 8000);
 
       test("idleTimeoutMs on connect closes a silent connection with reason timeout", async () => {
@@ -819,7 +813,7 @@ export function contractSuite(
         const atServer = await within(serverSide.closed.promise, 2000, "server side closed");
         expect(atServer.reason).toBe("local");
         const atClient = await within(client.closed.promise, 2000, "client notices");
-        expect(atClient.reason).toBe(PEER_OF_DESTROY[runtime.name]);
+        expect(atClient.reason).toBe(PEER_OF_DESTROY);
       }, 8000);
     });
 

@@ -66,7 +66,7 @@ class NodeConnection extends _BaseConnection {
     if (idleTimeoutMs) {
       socket.setTimeout(idleTimeoutMs, () => {
         this.closeReason ??= "timeout";
-        socket.destroy();
+        socket.resetAndDestroy();
       });
     }
   }
@@ -88,9 +88,11 @@ class NodeConnection extends _BaseConnection {
     this.socket.end();
   }
 
+  // RST, as Bun's terminate() sends: both adapters abort the same way (SO_LINGER 0).
   destroy(): void {
     this.closeReason ??= "local";
-    this.socket.destroy();
+    if (this.socket.destroyed) return;
+    this.socket.resetAndDestroy();
   }
 
   pause(): void {

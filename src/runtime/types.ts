@@ -94,7 +94,7 @@ export interface TcpConnection {
   readonly queuedBytes: number;
   /** Half-close: send FIN once every queued byte has been written. Idempotent. */
   end(): void;
-  /** Close now, dropping anything queued. Idempotent. */
+  /** Abort now: drop anything queued and reset the connection (the peer sees RST). Idempotent. */
   destroy(): void;
   /** Stop reading from the socket (the kernel window fills and the peer slows down). */
   pause(): void;
