@@ -18,6 +18,7 @@ import {
   parseSeconds,
   UsageError,
 } from "./commands/_common.ts";
+import { diagnose } from "./commands/_diagnose.ts";
 import { bench } from "./commands/bench.ts";
 import { check } from "./commands/check.ts";
 import { completionScript } from "./commands/completions.ts";
@@ -379,7 +380,7 @@ export async function main(argv: string[], signal = new AbortController().signal
     ctx.runtimeLabel = `${hostVersion()}, ${ctx.runtime.name} adapter`;
     const role = (cli.matchedCommandName ?? "demo") as Parameters<Output["reporter"]>[0];
     pending = action(args.slice(0, -1) as string[], options, ctx)
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         if (error instanceof UsageError) {
           output
             .reporter(role)
@@ -387,9 +388,10 @@ export async function main(argv: string[], signal = new AbortController().signal
           return 2;
         }
         if (error instanceof SocketError) {
-          output
-            .reporter(role)
-            .error(error, hintFor(error, role.startsWith("udp") ? "udp" : "tcp"));
+          const requestedHost = rawOption(argv, "host", options.host);
+          const closer = await diagnose(error, ctx.runtime, requestedHost).catch(() => undefined);
+          const hint = closer ?? hintFor(error, role.startsWith("udp") ? "udp" : "tcp");
+          output.reporter(role).error(error, hint);
           return 1;
         }
         const message = error instanceof Error ? error.message : String(error);
