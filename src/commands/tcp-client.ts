@@ -48,6 +48,7 @@ export async function runTcpClient(
   const interactive = options.message === undefined;
   const chunks: Uint8Array[] = [];
   let wakeWriter: (() => void) | undefined;
+  let peerFinishedFirst: boolean | undefined;
   const startedAt = performance.now();
   report.explain({ step: "socket", proto: "tcp", family });
   const conn = await ctx.runtime.connectTcp({
@@ -69,7 +70,10 @@ export async function runTcpClient(
         report.explain({ step: "recv", proto: "tcp", bytes: chunk.byteLength, peer: c.remote });
       },
       drain: () => wakeWriter?.(),
-      end: () => report.explain({ step: "peer-fin" }),
+      end() {
+        peerFinishedFirst ??= true;
+        report.explain({ step: "peer-fin" });
+      },
     },
   });
   report.emit({ event: "connection", proto: "tcp", conn: 1, local: conn.local, peer: conn.remote });
@@ -92,6 +96,7 @@ export async function runTcpClient(
     });
   }
   report.explain({ step: "shutdown" });
+  peerFinishedFirst ??= false;
   conn.end();
   const info: CloseInfo = await conn.closed;
   if (!interactive && (info.bytesIn > 0 || info.reason === "eof")) {
@@ -108,6 +113,7 @@ export async function runTcpClient(
     proto: "tcp",
     peer: conn.remote,
     reason: info.reason,
+    finFirst: info.reason === "eof" ? (peerFinishedFirst ? "peer" : "local") : undefined,
     bytesIn: info.bytesIn,
     bytesOut: info.bytesOut,
     durationMs: performance.now() - startedAt,

@@ -85,6 +85,8 @@ export async function startTcpServer(
         peer: conn.remote,
       });
       report.explain({ step: "accept", peer: conn.remote, local: conn.local });
+      // The server only ever half-closes in answer to the client's FIN.
+      let peerFinished = false;
       return {
         data(c, chunk) {
           report.emit({
@@ -122,6 +124,7 @@ export async function startTcpServer(
         drain: (c) => c.resume(),
         // The client is done sending; finish our replies, then close our side too.
         end(c) {
+          peerFinished = true;
           report.explain({ step: "peer-fin" });
           report.explain({ step: "shutdown" });
           c.end();
@@ -136,6 +139,7 @@ export async function startTcpServer(
             conn: id,
             peer: c.remote,
             reason: info.reason,
+            finFirst: info.reason === "eof" && peerFinished ? "peer" : undefined,
             bytesIn: info.bytesIn,
             bytesOut: info.bytesOut,
             durationMs: performance.now() - openedAt,

@@ -120,6 +120,8 @@ export type SockEvent =
       conn?: number;
       peer: Endpoint;
       reason: CloseReason;
+      /** For `eof`: which side half-closed (sent FIN) first. */
+      finFirst?: "peer" | "local";
       bytesIn: number;
       bytesOut: number;
       durationMs: number;

@@ -17,6 +17,12 @@ const CLOSE_WORDS: Record<CloseReason, string> = {
   error: "closed by an error",
 };
 
+/** Who finished first on a normal close: the half-close the tutorial's `recv() == b''` is about. */
+const FIN_ORDER_WORDS = {
+  peer: "closed normally: the peer sent FIN first (done sending), then we did",
+  local: "closed normally: we sent FIN first (done sending), then the peer did",
+};
+
 const PROBE_WORDS: Record<ProbeOutcome, string> = {
   open: "open",
   refused: "refused",
@@ -148,7 +154,9 @@ export function humanLine(e: Stamped, c: Colors, { quiet, hex }: HumanOptions): 
       const why =
         e.error && e.reason === "error"
           ? `${CLOSE_WORDS.error}: ${e.error.message}`
-          : CLOSE_WORDS[e.reason];
+          : e.reason === "eof" && e.finFirst
+            ? FIN_ORDER_WORDS[e.finFirst]
+            : CLOSE_WORDS[e.reason];
       const totals = `${count(e.bytesIn, "byte")} in, ${count(e.bytesOut, "byte")} out, ${duration(e.durationMs)}`;
       return c.dim(`${addressTuple(e.peer)} ${why}; ${totals}`);
     }
