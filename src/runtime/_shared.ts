@@ -151,3 +151,32 @@ export abstract class _BaseConnection implements TcpConnection {
     this.resolveClosed(info);
   }
 }
+
+/**
+ * Bun reports every failed TCP connect as ECONNREFUSED (errno 111), even
+ * "network unreachable" (Bun 1.4.5, native and node:net alike), while Node
+ * and Deno report the real code. Connecting a UDP socket sends nothing but
+ * makes the kernel look up the route, so on Bun it tells a missing route
+ * apart from a real refusal. (node:dgram's connect does not surface it.)
+ */
+export async function _connectError(
+  error: unknown,
+  target: { host: string; port: number },
+): Promise<SocketError> {
+  const normalized = _toSocketError(error, "connect", target);
+  const bun = globalThis.Bun;
+  if (normalized.code !== "ECONNREFUSED" || !bun) return normalized;
+  try {
+    const probe = await bun.udpSocket({
+      connect: { hostname: target.host, port: target.port },
+      socket: { data() {}, error() {} },
+    });
+    probe.close();
+    return normalized;
+  } catch (routeError) {
+    const code = (routeError as { code?: string }).code;
+    return code === "ENETUNREACH" || code === "EHOSTUNREACH"
+      ? _toSocketError(routeError, "connect", target)
+      : normalized;
+  }
+}

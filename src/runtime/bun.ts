@@ -7,6 +7,7 @@
  */
 import {
   _BaseConnection,
+  _connectError,
   _endpoint,
   _familyOf,
   _HIGH_WATER_MARK,
@@ -287,7 +288,7 @@ async function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
   try {
     await Promise.race([connecting, deadline]);
   } catch (error) {
-    throw _toSocketError(error, "connect", target);
+    throw await _connectError(error, target);
   } finally {
     clearTimeout(timer);
   }

@@ -5,7 +5,7 @@
  */
 import dgram from "node:dgram";
 import net from "node:net";
-import { _BaseConnection, _endpoint, _familyOf, _toSocketError } from "./_shared.ts";
+import { _BaseConnection, _connectError, _endpoint, _familyOf, _toSocketError } from "./_shared.ts";
 import {
   MAX_UDP_PAYLOAD,
   type SocketOperation,
@@ -164,7 +164,7 @@ async function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
     });
   } catch (error) {
     socket.destroy();
-    throw _toSocketError(error, "connect", target);
+    throw await _connectError(error, target);
   }
   const conn = new NodeConnection(socket, options.idleTimeoutMs);
   conn.events = options.events;
