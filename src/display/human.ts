@@ -82,8 +82,10 @@ export function humanLine(e: Stamped, c: Colors, { quiet, hex }: HumanOptions): 
       return `${paint(`${e.outcome}:`)} ${e.hint}`;
     }
     case "listening": {
-      if (quiet) return undefined;
-      const lines = [c.dim(`listening on ${e.proto} ${hostPort(e.local.address, e.local.port)}`)];
+      // Kept with --quiet: with --port 0 it is the only way to learn the port.
+      const listening = c.dim(`listening on ${e.proto} ${hostPort(e.local.address, e.local.port)}`);
+      if (quiet) return listening;
+      const lines = [listening];
       if (e.warning) lines.push(c.yellow(`warning: ${e.warning}`));
       lines.push("Waiting...");
       return lines.join("\n");
