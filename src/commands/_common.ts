@@ -13,6 +13,7 @@ import {
   type SocketError,
   type SocketRuntime,
 } from "../runtime/index.ts";
+import { rangeOf } from "./ports.ts";
 
 export interface CommandContext {
   runtime: SocketRuntime;
@@ -206,4 +207,56 @@ export async function* stdinLines(): AsyncGenerator<Uint8Array> {
     pending = data.slice();
   }
   if (pending.byteLength > 0) yield pending;
+}
+
+/** A server once bound: what demo and the server commands drive. */
+export interface RunningServer {
+  local: Endpoint;
+  /** Resolves when --count is reached. */
+  done: Promise<void>;
+  /** Stop (dropping open connections), then report the summary. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Narrate socket/bind (and listen, for TCP), then print the `listening on` line with any warning. */
+export function announceListening(
+  report: Reporter,
+  proto: "tcp" | "udp",
+  local: Endpoint,
+  backlog?: number,
+): void {
+  report.explain({ step: "socket", proto, family: local.family });
+  report.explain({ step: "bind", local, range: rangeOf(local.port).name });
+  if (backlog !== undefined) report.explain({ step: "listen", backlog });
+  report.emit({ event: "listening", proto, local, warning: bindWarning(local) });
+}
+
+export function runningServer(
+  local: Endpoint,
+  done: Promise<void>,
+  close: () => Promise<void> | void,
+  report: Reporter,
+  tally: Tally,
+): RunningServer {
+  let stopped = false;
+  return {
+    local,
+    done,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await close();
+      report.emit(tally.summary());
+    },
+  };
+}
+
+/** Serve until --count is reached or the first Ctrl+C / SIGTERM; then stop cleanly with exit 0. */
+export async function serveUntilStopped(
+  server: RunningServer,
+  signal: AbortSignal,
+): Promise<number> {
+  await Promise.race([server.done, aborted(signal)]);
+  await server.stop();
+  return 0;
 }

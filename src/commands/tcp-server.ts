@@ -4,17 +4,17 @@
  */
 import { addressTuple } from "../display/bytes.ts";
 import type { Reporter } from "../display/output.ts";
-import type { Endpoint } from "../runtime/index.ts";
 import {
-  aborted,
-  bindWarning,
+  announceListening,
   type CommandContext,
   concatBytes,
+  type RunningServer,
   resolveAndReport,
+  runningServer,
+  serveUntilStopped,
   Tally,
   utf8,
 } from "./_common.ts";
-import { rangeOf } from "./ports.ts";
 
 /** Linux's default somaxconn; the kernel caps larger values anyway. */
 const LISTEN_BACKLOG = 511;
@@ -29,14 +29,6 @@ export interface TcpServerOptions {
   /** Refuse connections beyond this many open at once. */
   maxConns?: number;
   idleTimeoutMs?: number;
-}
-
-export interface RunningServer {
-  local: Endpoint;
-  /** Resolves when --count is reached. */
-  done: Promise<void>;
-  /** Stop accepting, drop open connections, report the summary. */
-  stop(): Promise<void>;
 }
 
 export async function startTcpServer(
@@ -152,31 +144,13 @@ export async function startTcpServer(
       };
     },
   });
-  report.explain({ step: "socket", proto: "tcp", family: listener.local.family });
-  report.explain({ step: "bind", local: listener.local, range: rangeOf(listener.local.port).name });
-  report.explain({ step: "listen", backlog: LISTEN_BACKLOG });
-  report.emit({
-    event: "listening",
-    proto: "tcp",
-    local: listener.local,
-    warning: bindWarning(listener.local),
-  });
-  let stopped = false;
-  return {
-    local: listener.local,
-    done,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await listener.close(true);
-      report.emit(tally.summary());
-    },
-  };
+  announceListening(report, "tcp", listener.local, LISTEN_BACKLOG);
+  return runningServer(listener.local, done, () => listener.close(true), report, tally);
 }
 
 export async function tcpServer(options: TcpServerOptions, ctx: CommandContext): Promise<number> {
-  const server = await startTcpServer(options, ctx, ctx.output.reporter("tcp-server"));
-  await Promise.race([server.done, aborted(ctx.signal)]);
-  await server.stop();
-  return 0;
+  return serveUntilStopped(
+    await startTcpServer(options, ctx, ctx.output.reporter("tcp-server")),
+    ctx.signal,
+  );
 }

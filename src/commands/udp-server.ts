@@ -5,17 +5,17 @@
  */
 import type { Reporter } from "../display/output.ts";
 import {
-  aborted,
-  bindWarning,
+  announceListening,
   type CommandContext,
   concatBytes,
   hintFor,
+  type RunningServer,
   resolveAndReport,
+  runningServer,
+  serveUntilStopped,
   Tally,
   utf8,
 } from "./_common.ts";
-import { rangeOf } from "./ports.ts";
-import type { RunningServer } from "./tcp-server.ts";
 
 export interface UdpServerOptions {
   host: string;
@@ -70,30 +70,13 @@ export async function startUdpServer(
       report.error({ code: error.code, message }, undefined, false);
     },
   });
-  report.explain({ step: "socket", proto: "udp", family: socket.local.family });
-  report.explain({ step: "bind", local: socket.local, range: rangeOf(socket.local.port).name });
-  report.emit({
-    event: "listening",
-    proto: "udp",
-    local: socket.local,
-    warning: bindWarning(socket.local),
-  });
-  let stopped = false;
-  return {
-    local: socket.local,
-    done,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      socket.close();
-      report.emit(tally.summary());
-    },
-  };
+  announceListening(report, "udp", socket.local);
+  return runningServer(socket.local, done, () => socket.close(), report, tally);
 }
 
 export async function udpServer(options: UdpServerOptions, ctx: CommandContext): Promise<number> {
-  const server = await startUdpServer(options, ctx, ctx.output.reporter("udp-server"));
-  await Promise.race([server.done, aborted(ctx.signal)]);
-  await server.stop();
-  return 0;
+  return serveUntilStopped(
+    await startUdpServer(options, ctx, ctx.output.reporter("udp-server")),
+    ctx.signal,
+  );
 }
