@@ -4,6 +4,7 @@
  * src/cli.ts`, the compiled binary and the Node bundle.
  */
 import { main } from "./main.ts";
+import { stderr } from "./runtime/stdio.ts";
 
 const stop = new AbortController();
 let signals = 0;
@@ -16,18 +17,13 @@ function onSignal(): void {
 // A socket error no handler caught must still end in one line, not a stack trace.
 function onUncaught(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`sockdemo: unexpected error: ${message}\n`);
+  stderr.write(`sockdemo: unexpected error: ${message}\n`);
   process.exit(1);
 }
 process.on("uncaughtException", onUncaught);
-// Output piped into `head` and the like: the reader left, so stop quietly, as cat does.
-process.stdout.on("error", (error: { code?: string }) => {
-  if (error.code === "EPIPE") process.exit(0);
-  onUncaught(error);
-});
 process.on("unhandledRejection", onUncaught);
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
-const code = await main(process.argv.slice(2), stop.signal);
-process.exit(code);
+// No top-level await: it keeps the entry loadable as CommonJS, which `bun build --bytecode` needs.
+main(process.argv.slice(2), { signal: stop.signal }).then((code) => process.exit(code), onUncaught);

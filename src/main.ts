@@ -31,7 +31,8 @@ import { udpServer } from "./commands/udp-server.ts";
 import { pickLang } from "./display/explain.ts";
 import { Output } from "./display/output.ts";
 import { env } from "./runtime/env.ts";
-import { hostVersion, SocketError, selectRuntime } from "./runtime/index.ts";
+import { hostVersion, SocketError, type SocketRuntime, selectRuntime } from "./runtime/index.ts";
+import { stdout as stdoutSink, type TextSink } from "./runtime/stdio.ts";
 
 declare const SOCKDEMO_VERSION: string | undefined;
 /** Injected by `bun build --define`; running from source falls back to package.json. */
@@ -347,75 +348,85 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
   return cli;
 }
 
+export interface MainOptions {
+  /** Aborted on Ctrl+C / SIGTERM: servers stop cleanly. */
+  signal?: AbortSignal;
+  /** Where output goes (default: file descriptors 1 and 2); tests capture it here. */
+  stdout?: TextSink;
+  stderr?: TextSink;
+}
+
 /** Run sockdemo with `argv` (without the runtime and script). Resolves to the exit code. */
-export async function main(argv: string[], signal = new AbortController().signal): Promise<number> {
-  const wantsJson = argv.includes("--json");
-  const errorOutput = new Output({ json: wantsJson, quiet: false });
-  const usage = (message: string, hint = "see sockdemo --help") => {
+export async function main(argv: string[], io: MainOptions = {}): Promise<number> {
+  const signal = io.signal ?? new AbortController().signal;
+  const out = io.stdout ?? stdoutSink;
+  const usage = async (message: string, hint = "see sockdemo --help") => {
+    const errorOutput = await Output.create({ json: argv.includes("--json"), quiet: false, ...io });
     errorOutput.reporter("demo").error({ code: "EUSAGE", message }, hint);
-    return errorOutput.flush().then(() => 2);
+    await errorOutput.flush();
+    return 2;
+  };
+  const printVersion = () => {
+    out.write(`sockdemo ${VERSION} (${hostVersion()})\n`);
+    return 0;
   };
 
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-    process.stdout.write(`sockdemo ${VERSION} (${hostVersion()})\n`);
-    return 0;
-  }
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) return printVersion();
 
   let pending: Promise<number> | undefined;
   const cli = buildCli(argv, (action, args) => {
     const options = args[args.length - 1] as Options;
-    const output = new Output({
-      json: options.json === true,
-      quiet: options.quiet === true,
-      hex: options.hex === true,
-      explain: options.explain === true ? pickLang(langOption(argv, options), env) : undefined,
-    });
-    const ctx: CommandContext = {
-      runtime: selectRuntime(),
-      output,
-      signal,
-      version: VERSION,
-      runtimeLabel: "",
-    };
-    ctx.runtimeLabel = `${hostVersion()}, ${ctx.runtime.name} adapter`;
-    const role = (cli.matchedCommandName ?? "demo") as Parameters<Output["reporter"]>[0];
-    pending = action(args.slice(0, -1) as string[], options, ctx)
-      .catch(async (error: unknown) => {
+    const explain = options.explain === true ? pickLang(langOption(argv, options), env) : undefined;
+    pending = (async () => {
+      const output = await Output.create({
+        json: options.json === true,
+        quiet: options.quiet === true,
+        hex: options.hex === true,
+        explain,
+        ...io,
+      });
+      const role = (cli.matchedCommandName ?? "demo") as Parameters<Output["reporter"]>[0];
+      const report = output.reporter(role);
+      let runtime: SocketRuntime | undefined;
+      try {
+        runtime = await selectRuntime().catch((error: Error) => {
+          throw new UsageError(error.message.replace(/^sockdemo: /, ""));
+        });
+        const ctx: CommandContext = {
+          runtime,
+          output,
+          signal,
+          version: VERSION,
+          runtimeLabel: `${hostVersion()}, ${runtime.name} adapter`,
+        };
+        return await action(args.slice(0, -1) as string[], options, ctx);
+      } catch (error) {
         if (error instanceof UsageError) {
-          output
-            .reporter(role)
-            .error({ code: "EUSAGE", message: error.message }, `see sockdemo ${role} --help`);
+          report.error({ code: "EUSAGE", message: error.message }, `see sockdemo ${role} --help`);
           return 2;
         }
-        if (error instanceof SocketError) {
+        if (error instanceof SocketError && runtime) {
           const requestedHost = rawOption(argv, "host", options.host);
-          const closer = await diagnose(error, ctx.runtime, requestedHost).catch(() => undefined);
-          const hint = closer ?? hintFor(error, role.startsWith("udp") ? "udp" : "tcp");
-          output.reporter(role).error(error, hint);
+          const closer = await diagnose(error, runtime, requestedHost).catch(() => undefined);
+          report.error(error, closer ?? hintFor(error, role.startsWith("udp") ? "udp" : "tcp"));
           return 1;
         }
         const message = error instanceof Error ? error.message : String(error);
-        output
-          .reporter(role)
-          .error(
-            { code: "EINTERNAL", message: `unexpected error: ${message}` },
-            "please report this",
-          );
+        report.error(
+          { code: "EINTERNAL", message: `unexpected error: ${message}` },
+          "please report this",
+        );
         return 1;
-      })
-      .then(async (code) => {
+      } finally {
         await output.flush();
-        return code;
-      });
+      }
+    })();
   });
 
   try {
     cli.parse(["sockdemo", "sockdemo", ...argv], { run: false });
     if (cli.options.help) return 0;
-    if (cli.options.version) {
-      process.stdout.write(`sockdemo ${VERSION} (${hostVersion()})\n`);
-      return 0;
-    }
+    if (cli.options.version) return printVersion();
     if (!cli.matchedCommand) {
       if (cli.args.length > 0) return usage(`unknown command "${cli.args[0]}"`);
       cli.outputHelp();

@@ -4,64 +4,75 @@
  * write syscall per line would cost more than the echo itself.
  */
 
-// Side-effect import first: it must run before picocolors reads the environment on load.
-import "../runtime/env.ts";
-import pc from "picocolors";
 import { env } from "../runtime/env.ts";
+import { stderr as stderrSink, stdout as stdoutSink, type TextSink } from "../runtime/stdio.ts";
 import type { SocketError } from "../runtime/types.ts";
 import { type Role, type SockEvent, type Stamped, toJsonLine } from "./events.ts";
 import { type ExplainStep, explainText, type Lang } from "./explain.ts";
 import { humanLine } from "./human.ts";
 
-interface TextStream {
-  write(chunk: string, callback?: (error?: Error | null) => void): boolean;
-  isTTY?: boolean;
+/** The picocolors formatters sockdemo uses. */
+export interface Colors {
+  bold(text: string): string;
+  dim(text: string): string;
+  green(text: string): string;
+  red(text: string): string;
+  yellow(text: string): string;
+  cyan(text: string): string;
 }
 
-export type Colors = ReturnType<typeof pc.createColors>;
+const same = (text: string) => text;
+const PLAIN: Colors = { bold: same, dim: same, green: same, red: same, yellow: same, cyan: same };
+
+/** picocolors is loaded only when colors are wanted: output to files and pipes never pays for it. */
+async function loadColors(enabled: boolean): Promise<Colors> {
+  if (!enabled) return PLAIN;
+  const { default: pc } = await import("picocolors");
+  return pc.createColors(true);
+}
 
 const FLUSH_AT = 64 * 1024;
 
-/** Buffers text for one stream; writes at once when the stream is a terminal. */
+/**
+ * Buffers text for one sink and writes it once per event-loop turn (or per
+ * 64 KiB); a terminal gets every line at once.
+ */
 class BatchedStream {
   private pending = "";
   private scheduled = false;
-  constructor(private readonly stream: TextStream) {}
+  constructor(private readonly sink: TextSink) {}
 
   write(text: string): void {
-    if (this.stream.isTTY) {
-      this.stream.write(text);
+    if (this.sink.isTTY) {
+      this.sink.write(text);
       return;
     }
     this.pending += text;
-    if (this.pending.length >= FLUSH_AT) this.drain();
+    if (this.pending.length >= FLUSH_AT) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.drain());
+      setImmediate(() => this.flush());
     }
   }
 
-  private drain(): void {
+  /** Hand everything written so far to the OS. */
+  flush(): void {
     this.scheduled = false;
     if (!this.pending) return;
     const text = this.pending;
     this.pending = "";
-    this.stream.write(text);
-  }
-
-  /** Resolves once everything written so far has been handed to the OS. */
-  flush(): Promise<void> {
-    const text = this.pending;
-    this.pending = "";
-    return new Promise((resolve) => this.stream.write(text, () => resolve()));
+    this.sink.write(text);
   }
 }
 
 /** Colors only for a terminal, never for --json; FORCE_COLOR and NO_COLOR win (no-color.org). */
-export function colorWanted(stream: TextStream, env: Record<string, string | undefined>): boolean {
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0") return true;
-  if (env.NO_COLOR) return false;
-  return Boolean(stream.isTTY) && env.TERM !== "dumb";
+export function colorWanted(
+  sink: TextSink,
+  environment: Record<string, string | undefined>,
+): boolean {
+  if (environment.FORCE_COLOR !== undefined && environment.FORCE_COLOR !== "0") return true;
+  if (environment.NO_COLOR) return false;
+  return sink.isTTY && environment.TERM !== "dumb";
 }
 
 export interface OutputOptions {
@@ -70,8 +81,9 @@ export interface OutputOptions {
   hex?: boolean;
   /** Narrate each socket step in this language (--explain). */
   explain?: Lang;
-  stdout?: TextStream;
-  stderr?: TextStream;
+  /** Where output goes; tests pass their own sinks to capture it. */
+  stdout?: TextSink;
+  stderr?: TextSink;
   env?: Record<string, string | undefined>;
 }
 
@@ -80,19 +92,28 @@ export class Output {
   readonly quiet: boolean;
   readonly hex: boolean;
   readonly explain: Lang | undefined;
-  readonly colors: Colors;
   private readonly out: BatchedStream;
-  private readonly err: TextStream;
+  private readonly err: TextSink;
 
-  constructor(options: OutputOptions) {
-    const stdout = options.stdout ?? process.stdout;
+  private constructor(
+    options: OutputOptions,
+    readonly colors: Colors,
+    private readonly errColors: Colors,
+  ) {
     this.json = options.json;
     this.quiet = options.quiet;
     this.hex = options.hex ?? false;
     this.explain = options.explain;
-    this.colors = pc.createColors(!options.json && colorWanted(stdout, options.env ?? env));
-    this.out = new BatchedStream(stdout);
-    this.err = options.stderr ?? process.stderr;
+    this.out = new BatchedStream(options.stdout ?? stdoutSink);
+    this.err = options.stderr ?? stderrSink;
+  }
+
+  static async create(options: OutputOptions): Promise<Output> {
+    const environment = options.env ?? env;
+    const outColors = !options.json && colorWanted(options.stdout ?? stdoutSink, environment);
+    const errColors = colorWanted(options.stderr ?? stderrSink, environment);
+    const colors = await loadColors(outColors || errColors);
+    return new Output(options, outColors ? colors : PLAIN, errColors ? colors : PLAIN);
   }
 
   /** A reporter for one side of the conversation; `label` prefixes its human lines (used by demo). */
@@ -119,12 +140,14 @@ export class Output {
 
   /** One line on stderr, whatever the mode: errors must be seen even with --json > file. */
   errorLine(message: string, hint?: string): void {
-    const c = pc.createColors(colorWanted(this.err, env));
+    const c = this.errColors;
+    this.out.flush();
     this.err.write(`${c.red("sockdemo:")} ${message}${hint ? ` ${c.dim(`— ${hint}`)}` : ""}\n`);
   }
 
   flush(): Promise<void> {
-    return this.out.flush();
+    this.out.flush();
+    return Promise.resolve();
   }
 }
 

@@ -379,8 +379,3 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
 }
 
 export const bunRuntime: SocketRuntime = { name: "bun", listenTcp, connectTcp, bindUdp };
-
-/** Whether this process can use the Bun adapter. */
-export function bunAvailable(): boolean {
-  return typeof globalThis.Bun !== "undefined";
-}

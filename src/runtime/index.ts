@@ -1,12 +1,15 @@
 /**
  * The one place that knows which JavaScript runtime is running.
- * Both adapters are imported statically so `bun build --compile` bundles
- * both (it drops non-literal dynamic imports).
+ * Adapters are loaded on demand with literal import() paths: `bun build
+ * --compile` still bundles both (it only drops non-literal dynamic imports),
+ * and the Bun binary never pays for loading node:net when it does not use it.
  */
-import { bunAvailable, bunRuntime } from "./bun.ts";
 import { env } from "./env.ts";
-import { nodeRuntime } from "./node.ts";
 import type { SocketRuntime } from "./types.ts";
+
+function bunAvailable(): boolean {
+  return typeof globalThis.Bun !== "undefined";
+}
 
 export type HostRuntime = "bun" | "deno" | "node";
 
@@ -29,17 +32,16 @@ export function hostVersion(): string {
  * Bun → its native adapter unless SOCKDEMO_RUNTIME=node; Node and Deno → node.
  * Asking for the bun adapter elsewhere is an error, not a silent fallback.
  */
-export function selectRuntime(requested = env.SOCKDEMO_RUNTIME): SocketRuntime {
+export async function selectRuntime(requested = env.SOCKDEMO_RUNTIME): Promise<SocketRuntime> {
   const wanted = requested?.trim().toLowerCase() || (bunAvailable() ? "bun" : "node");
-  if (wanted === "node") return nodeRuntime;
+  if (wanted === "node") return (await import("./node.ts")).nodeRuntime;
   if (wanted === "bun") {
     if (!bunAvailable())
       throw new Error("sockdemo: the bun adapter needs Bun (unset SOCKDEMO_RUNTIME)");
-    return bunRuntime;
+    return (await import("./bun.ts")).bunRuntime;
   }
   throw new Error(`sockdemo: SOCKDEMO_RUNTIME must be "bun" or "node", not "${requested}"`);
 }
 
 export { type Resolved, resolveHost, wildcardFor } from "./resolve.ts";
 export * from "./types.ts";
-export { bunRuntime, nodeRuntime };

@@ -1,5 +1,3 @@
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { _familyOf, _toSocketError } from "./_shared.ts";
 import type { AddressFamily } from "./types.ts";
 
@@ -13,6 +11,16 @@ export interface Resolved {
   literal: boolean;
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** 4 or 6 for a numeric address, 0 otherwise (node:net's isIP, without loading node:net). */
+export function isIP(text: string): 0 | 4 | 6 {
+  if (IPV4.test(text)) return 4;
+  if (!text.includes(":") || !/^[\da-fA-F:.%\w]+$/.test(text)) return 0;
+  // URL's parser is the platform's own IPv6 validator.
+  return URL.canParse(`http://[${text.split("%")[0]}]/`) ? 6 : 0;
+}
+
 /**
  * Resolve a host name to one numeric address, chosen here rather than by the
  * runtime: Bun.connect tries ::1 and 127.0.0.1 for `localhost`, node:net picks
@@ -24,6 +32,8 @@ export async function resolveHost(host: string, prefer: AddressFamily = "IPv4"):
   if (isIP(bare)) return { address: bare, family: _familyOf(bare), all: [bare], literal: true };
   let found: { address: string; family: number }[];
   try {
+    // Loaded only for names: numeric addresses, the common case, need no DNS.
+    const { lookup } = await import("node:dns/promises");
     found = await lookup(bare, { all: true });
   } catch (error) {
     throw _toSocketError(error, "resolve", { host: bare, port: 0 });

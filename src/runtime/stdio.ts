@@ -1,0 +1,63 @@
+/**
+ * Standard output and error as plain file descriptors.
+ *
+ * process.stdout costs about 8 ms to create on Bun (it loads node:tty), more
+ * than the rest of a one-shot client's startup, and on Node it may switch a
+ * pipe to non-blocking mode. Synchronous writes to fd 1 and 2 work the same
+ * on Bun, Node and Deno, never buffer without bound (a slow reader slows
+ * sockdemo down instead of growing its memory), and keep output in order.
+ */
+import { fstatSync, statSync, writeSync } from "node:fs";
+
+export interface TextSink {
+  write(text: string): void;
+  readonly isTTY: boolean;
+}
+
+let nullDevice: number | bigint | undefined;
+
+/** A terminal is a character device other than /dev/null (which is one too). */
+function isTerminal(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isCharacterDevice()) return false;
+    nullDevice ??= statSync("/dev/null").rdev;
+    return stat.rdev !== nullDevice;
+  } catch {
+    return false;
+  }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const encoder = new TextEncoder();
+
+function writeAll(fd: number, text: string): void {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // Someone else left the descriptor non-blocking: wait a millisecond for the reader.
+      if (code === "EAGAIN") Atomics.wait(pause, 0, 0, 1);
+      // The reader is gone (`sockdemo ... | head`): stop quietly, as cat does.
+      else if (code === "EPIPE") process.exit(0);
+      else throw error;
+    }
+  }
+}
+
+function sink(fd: number): TextSink {
+  let tty: boolean | undefined;
+  return {
+    write: (text) => writeAll(fd, text),
+    get isTTY() {
+      tty ??= isTerminal(fd);
+      return tty;
+    },
+  };
+}
+
+export const stdout: TextSink = sink(1);
+export const stderr: TextSink = sink(2);
