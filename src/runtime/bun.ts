@@ -73,11 +73,11 @@ class BunConnection extends _BaseConnection {
     if (this.queued === 0) {
       const written = this.writeNow(bytes);
       if (written === bytes.byteLength) return true;
-      // Bun may hand us a view it reuses; keep our own copy of the remainder.
-      this.queue.push(bytes.slice(written));
+      // No copy: like node:net, the caller hands the bytes over (Bun gives each chunk its own buffer).
+      this.queue.push(bytes.subarray(written));
       this.queued = bytes.byteLength - written;
     } else {
-      this.queue.push(bytes.slice());
+      this.queue.push(bytes);
       this.queued += bytes.byteLength;
     }
     if (this.queued >= _HIGH_WATER_MARK) this.wasAboveMark = true;

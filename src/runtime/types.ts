@@ -88,6 +88,7 @@ export interface TcpConnection {
    * (Bun's native write is partial, so the Bun adapter keeps its own queue).
    * Returns false when the queue is above the high-water mark: stop producing
    * (e.g. `pause()` the peer you are echoing) until `drain`.
+   * Nothing is copied, as with node:net: do not modify `bytes` afterwards.
    */
   write(bytes: Uint8Array): boolean;
   /** Bytes accepted by `write()` but not yet handed to the kernel. */
