@@ -373,6 +373,17 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
 
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) return printVersion();
 
+  // `--port -1` would reach the parser as an unknown flag "-1": glue a negative number to the
+  // option before it, so the option's own check explains what is wrong with the value.
+  const glued: string[] = [];
+  for (const arg of argv) {
+    const previous = glued.at(-1);
+    if (previous && /^--[a-z-]+$/.test(previous) && /^-\d/.test(arg))
+      glued[glued.length - 1] = `${previous}=${arg}`;
+    else glued.push(arg);
+  }
+  argv = glued;
+
   let pending: Promise<number> | undefined;
   const cli = buildCli(argv, (action, args) => {
     const options = args[args.length - 1] as Options;

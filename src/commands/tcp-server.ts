@@ -145,6 +145,7 @@ export async function startTcpServer(
     },
   });
   announceListening(report, "tcp", listener.local, LISTEN_BACKLOG);
+  // close(true) resolves after every dropped connection's close report: the summary counts them.
   return runningServer(listener.local, done, () => listener.close(true), report, tally);
 }
 

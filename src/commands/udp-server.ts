@@ -38,6 +38,8 @@ export async function startUdpServer(
   const done = new Promise<void>((resolve) => {
     finished = resolve;
   });
+  /** Echo replies still being sent; closing waits for them. */
+  const sending = new Set<Promise<void>>();
   const socket = await ctx.runtime.bindUdp({
     host: address,
     port: options.port,
@@ -58,9 +60,13 @@ export async function startUdpServer(
           peer: from,
           queued: 0,
         });
-        udp.send(answer, { host: from.address, port: from.port }).catch((error) => {
-          report.error(error, hintFor(error, "udp"), false);
-        });
+        const sent: Promise<void> = udp
+          .send(answer, { host: from.address, port: from.port })
+          .catch((error) => {
+            report.error(error, hintFor(error, "udp"), false);
+          })
+          .finally(() => sending.delete(sent));
+        sending.add(sent);
       }
       if (options.count && tally.datagrams >= options.count) finished();
     },
@@ -71,7 +77,13 @@ export async function startUdpServer(
     },
   });
   announceListening(report, "udp", socket.local);
-  return runningServer(socket.local, done, () => socket.close(), report, tally);
+  // With --count 1 --echo the last reply has only just been handed to send(): closing at
+  // once dropped it on Deno (node:dgram), so the client never saw the echo. Let it go first.
+  const close = async () => {
+    await Promise.all(sending);
+    socket.close();
+  };
+  return runningServer(socket.local, done, close, report, tally);
 }
 
 export async function udpServer(options: UdpServerOptions, ctx: CommandContext): Promise<number> {

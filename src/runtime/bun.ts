@@ -250,8 +250,11 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
     local: _endpoint(listener.hostname, listener.port),
     async close(force) {
       listener.stop(false);
+      if (!force) return;
       // Through destroy(), so these connections close with reason "local", not "eof".
-      if (force) for (const conn of open) conn.destroy();
+      const closing = [...open].map((conn) => conn.closed);
+      for (const conn of open) conn.destroy();
+      await Promise.all(closing);
     },
   };
 }

@@ -132,10 +132,15 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpListener> {
   const address = server.address() as net.AddressInfo;
   return {
     local: _endpoint(address.address, address.port),
-    close(force) {
+    async close(force) {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!force) return stopped;
       // Through destroy(), so these connections close with reason "local", not "eof".
-      if (force) for (const conn of open) conn.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
+      const closing = [...open].map((conn) => conn.closed);
+      for (const conn of open) conn.destroy();
+      // Node and Bun call server.close's callback before the sockets' close events, Deno after:
+      // wait for both, so every close report is out when close() resolves.
+      await Promise.all([stopped, ...closing]);
     },
   };
 }

@@ -119,7 +119,10 @@ export interface TcpListenOptions {
 
 export interface TcpListener {
   readonly local: Endpoint;
-  /** Stop accepting. Open connections are left alone unless `force` is set. */
+  /**
+   * Stop accepting. Open connections are left alone unless `force` is set;
+   * then each is destroyed, and close() resolves after their `close` callbacks.
+   */
   close(force?: boolean): Promise<void>;
 }
 
