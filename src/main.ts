@@ -59,6 +59,22 @@ function rawOption(argv: string[], name: string, parsed: unknown): string | unde
   return parsed === undefined ? undefined : String(parsed);
 }
 
+/** The positional arguments before `--` as typed: not flags, not the values of options that take one. */
+function typedPositionals(argv: string[], options: { rawName: string; required?: boolean }[]) {
+  const takesValue = new Set(
+    options.filter((o) => o.required).flatMap((o) => o.rawName.match(/--[\w-]+/g) ?? []),
+  );
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") break;
+    if (arg.startsWith("-") && arg !== "-") {
+      if (takesValue.has(arg) && !argv[i + 1]?.startsWith("-")) i++;
+    } else words.push(arg);
+  }
+  return words;
+}
+
 function langOption(argv: string[], options: Options): string | undefined {
   const lang = rawOption(argv, "lang", options.lang);
   if (lang !== undefined && lang !== "en" && lang !== "ja") {
@@ -101,9 +117,19 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
   const cli = cac("sockdemo");
   const text = (name: string, options: Options, fallback: string) =>
     rawOption(argv, name, options[name]) ?? fallback;
+  /**
+   * A number option as typed. mri converts numeric-looking text on its own, so
+   * `--port ''` (and `--port ' '`) became 0, any free port, and `--port 0x10` 16,
+   * past the checks in _common.ts: give those checks the raw text instead. A
+   * repeated option stays the list cac made of it, which the checks reject.
+   */
+  const num = (name: string, options: Options): unknown => {
+    const parsed = options[name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
+    return Array.isArray(parsed) ? parsed : rawOption(argv, name, parsed);
+  };
   const endpoint = (options: Options) => ({
     host: parseHost(text("host", options, DEFAULT_HOST)),
-    port: parsePort(options.port ?? DEFAULT_PORT),
+    port: parsePort(num("port", options) ?? DEFAULT_PORT),
   });
 
   cli.option("--json", "One JSON object per line (see README for the schema)");
@@ -137,12 +163,12 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
               ...endpoint(options),
               prefix: text("prefix", options, "Receive: "),
               reply: options.reply !== false,
-              count: parseCount(options.count, "--count"),
-              maxConns: parseCount(options.maxConns, "--max-conns"),
+              count: parseCount(num("count", options), "--count"),
+              maxConns: parseCount(num("max-conns", options), "--max-conns"),
               idleTimeoutMs:
                 options.idleTimeout === undefined
                   ? undefined
-                  : parseSeconds(options.idleTimeout, "--idle-timeout") || undefined,
+                  : parseSeconds(num("idle-timeout", options), "--idle-timeout") || undefined,
             },
             ctx,
           ),
@@ -167,7 +193,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
             {
               ...endpoint(options),
               message: messageArg(argv, message, options, "Hello TCP"),
-              timeoutMs: parseSeconds(options.timeout, "--timeout"),
+              timeoutMs: parseSeconds(num("timeout", options), "--timeout"),
             },
             ctx,
           ),
@@ -190,7 +216,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
           udpServer(
             {
               ...endpoint(options),
-              count: parseCount(options.count, "--count"),
+              count: parseCount(num("count", options), "--count"),
               echo: options.echo === true,
               prefix: text("prefix", options, "Receive: "),
             },
@@ -217,7 +243,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
             {
               ...endpoint(options),
               message: messageArg(argv, message, options, "Hello UDP"),
-              waitMs: parseMilliseconds(options.wait, "--wait"),
+              waitMs: parseMilliseconds(num("wait", options), "--wait"),
             },
             ctx,
           ),
@@ -256,7 +282,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
             {
               target: String(target),
               udp: options.udp === true,
-              timeoutMs: parseSeconds(options.timeout, "--timeout") || 1,
+              timeoutMs: parseSeconds(num("timeout", options), "--timeout") || 1,
             },
             ctx,
           ),
@@ -304,7 +330,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
         const mode = String(options.mode);
         if (mode !== "pingpong" && mode !== "stream")
           throw new UsageError(`--mode must be pingpong or stream, not "${mode}"`);
-        const size = parseCount(options.size, "--size") as number;
+        const size = parseCount(num("size", options), "--size") as number;
         if (size > 65_507)
           throw new UsageError("--size must be at most 65507 (the largest UDP payload)");
         return bench(
@@ -312,9 +338,9 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
             target: String(target),
             udp: options.udp === true,
             mode,
-            conns: parseCount(options.conns, "--conns") as number,
+            conns: parseCount(num("conns", options), "--conns") as number,
             size,
-            durationMs: parseSeconds(options.duration, "--duration") || 1000,
+            durationMs: parseSeconds(num("duration", options), "--duration") || 1000,
             prefix: text("prefix", options, ""),
             udpTimeoutMs: 1000,
           },
@@ -384,9 +410,52 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
   }
   argv = glued;
 
+  // cac drops options named __proto__, constructor or prototype without a word (its guard
+  // against prototype pollution) and nests dotted ones (`--json.x` became { x: true }), so
+  // such a flag was ignored: `tcp-server --constructor` ran as if nothing were wrong.
+  // And mri reads `-Uvx` as -U -v -x: a v or h anywhere in a group printed the version or
+  // help and exited 0 (`--host -Uv/x`). -h and -v are the only short options there are.
+  const dashes = argv.indexOf("--");
+  const misread = (dashes === -1 ? argv : argv.slice(0, dashes)).find((arg) => {
+    if (/^-[^-]/.test(arg)) return arg !== "-h" && arg !== "-v";
+    const name = /^--([^=]+)/.exec(arg)?.[1]?.replace(/^no-/, "");
+    return name?.includes(".") || ["__proto__", "constructor", "prototype"].includes(name ?? "");
+  });
+  if (misread) return usage(`unknown option "${misread.split("=")[0]}"`);
+
   let pending: Promise<number> | undefined;
   const cli = buildCli(argv, (action, args) => {
     const options = args[args.length - 1] as Options;
+    // A flag given twice (`--json --json`) reaches us as [true, true], which every
+    // `=== true` check read as off: `--explain --explain` turned the narration off.
+    for (const [key, value] of Object.entries(options)) {
+      if (Array.isArray(value) && value.every((v) => typeof v === "boolean"))
+        options[key] = value.at(-1);
+    }
+    // mri turns a word that follows a flag into a number (`udp-client --json 007` sent "7",
+    // `ports --hex 0x10` explained port 16): put such words back as they were typed.
+    const typed = typedPositionals(argv, [
+      ...cli.globalCommand.options,
+      ...(cli.matchedCommand?.options ?? []),
+    ]).slice(1); // the first word is the command's name
+    if (typed.length === cli.args.length) {
+      const asTyped = (value: unknown, at: number) =>
+        typeof value === "number" && Number(typed[at]) === value ? typed[at] : value;
+      for (const [index, spec] of (cli.matchedCommand?.args ?? []).entries()) {
+        args[index] = spec.variadic
+          ? (args[index] as unknown[]).map((value, k) => asTyped(value, index + k))
+          : asTyped(args[index], index);
+      }
+    }
+    // Arguments after `--` are positional (`udp-client -- -x` sends "-x"); cac keeps them
+    // aside in options["--"], where they were silently dropped.
+    const rest = [...((options["--"] as string[] | undefined) ?? [])];
+    for (const [index, spec] of (cli.matchedCommand?.args ?? []).entries()) {
+      if (spec.variadic) args[index] = [...((args[index] as string[]) ?? []), ...rest.splice(0)];
+      else if (args[index] === undefined && rest.length > 0) args[index] = rest.shift();
+    }
+    if (rest.length > 0)
+      throw new UsageError(`unused args: ${rest.map((arg) => `"${arg}"`).join(", ")}`);
     const explain = options.explain === true ? pickLang(langOption(argv, options), env) : undefined;
     pending = (async () => {
       const output = await Output.create({
@@ -440,6 +509,8 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
     if (cli.options.version) return printVersion();
     if (!cli.matchedCommand) {
       if (cli.args.length > 0) return usage(`unknown command "${cli.args[0]}"`);
+      // `sockdemo --bogus` is a mistake like `sockdemo tcp-server --bogus`, not a request for help.
+      cli.globalCommand.checkUnknownOptions();
       cli.outputHelp();
       return 0;
     }

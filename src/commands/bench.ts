@@ -211,7 +211,7 @@ async function udpPingPong(
       stats.lost++;
     }
   }
-  socket.close();
+  await socket.close();
 }
 
 /** A one-line progress bar on stderr, only when stderr is a terminal. */

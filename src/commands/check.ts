@@ -108,7 +108,7 @@ async function probeUdp(
   }
   const settled = await result;
   clearTimeout(timer);
-  socket?.close();
+  await socket?.close();
   return { ...settled, ms: performance.now() - started };
 }
 

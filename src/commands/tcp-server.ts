@@ -81,25 +81,28 @@ export async function startTcpServer(
       let peerFinished = false;
       return {
         data(c, chunk) {
-          report.emit({
-            event: "data",
-            proto: "tcp",
-            conn: id,
-            peer: c.remote,
-            bytes: chunk,
-            offset: c.bytesIn - chunk.byteLength,
-          });
-          report.explain({ step: "recv", proto: "tcp", bytes: chunk.byteLength, peer: c.remote });
+          if (report.showsTraffic)
+            report.emit({
+              event: "data",
+              proto: "tcp",
+              conn: id,
+              peer: c.remote,
+              bytes: chunk,
+              offset: c.bytesIn - chunk.byteLength,
+            });
+          if (report.explaining)
+            report.explain({ step: "recv", proto: "tcp", bytes: chunk.byteLength, peer: c.remote });
           if (!options.reply) return;
           const answer = concatBytes(prefix, chunk);
-          report.emit({
-            event: "reply",
-            proto: "tcp",
-            conn: id,
-            peer: c.remote,
-            bytes: answer,
-            offset: c.bytesOut,
-          });
+          if (report.showsTraffic)
+            report.emit({
+              event: "reply",
+              proto: "tcp",
+              conn: id,
+              peer: c.remote,
+              bytes: answer,
+              offset: c.bytesOut,
+            });
           // The peer reads slower than it writes: stop reading until our replies drain.
           if (!c.write(answer)) c.pause();
           if (report.explaining) {

@@ -94,7 +94,7 @@ export async function runUdpClient(
     if (refused) throw refused;
     return 0;
   } finally {
-    socket.close();
+    await socket.close();
   }
 }
 

@@ -4,6 +4,7 @@
  * --count 1); --echo answers each datagram with prefix + data.
  */
 import type { Reporter } from "../display/output.ts";
+import type { SocketError } from "../runtime/index.ts";
 import {
   announceListening,
   type CommandContext,
@@ -38,8 +39,7 @@ export async function startUdpServer(
   const done = new Promise<void>((resolve) => {
     finished = resolve;
   });
-  /** Echo replies still being sent; closing waits for them. */
-  const sending = new Set<Promise<void>>();
+  const replyFailed = (error: SocketError) => report.error(error, hintFor(error, "udp"), false);
   const socket = await ctx.runtime.bindUdp({
     host: address,
     port: options.port,
@@ -47,26 +47,24 @@ export async function startUdpServer(
       if (options.count && tally.datagrams >= options.count) return;
       tally.datagrams++;
       tally.bytesIn += bytes.byteLength;
-      report.emit({ event: "data", proto: "udp", peer: from, bytes, truncated });
-      report.explain({ step: "recv", proto: "udp", bytes: bytes.byteLength, peer: from });
+      if (report.showsTraffic)
+        report.emit({ event: "data", proto: "udp", peer: from, bytes, truncated });
+      if (report.explaining)
+        report.explain({ step: "recv", proto: "udp", bytes: bytes.byteLength, peer: from });
       if (options.echo) {
         const answer = concatBytes(prefix, bytes);
         tally.bytesOut += answer.byteLength;
-        report.emit({ event: "reply", proto: "udp", peer: from, bytes: answer });
-        report.explain({
-          step: "send",
-          proto: "udp",
-          bytes: answer.byteLength,
-          peer: from,
-          queued: 0,
-        });
-        const sent: Promise<void> = udp
-          .send(answer, { host: from.address, port: from.port })
-          .catch((error) => {
-            report.error(error, hintFor(error, "udp"), false);
-          })
-          .finally(() => sending.delete(sent));
-        sending.add(sent);
+        if (report.showsTraffic)
+          report.emit({ event: "reply", proto: "udp", peer: from, bytes: answer });
+        if (report.explaining)
+          report.explain({
+            step: "send",
+            proto: "udp",
+            bytes: answer.byteLength,
+            peer: from,
+            queued: 0,
+          });
+        udp.send(answer, { host: from.address, port: from.port }).catch(replyFailed);
       }
       if (options.count && tally.datagrams >= options.count) finished();
     },
@@ -77,13 +75,8 @@ export async function startUdpServer(
     },
   });
   announceListening(report, "udp", socket.local);
-  // With --count 1 --echo the last reply has only just been handed to send(): closing at
-  // once dropped it on Deno (node:dgram), so the client never saw the echo. Let it go first.
-  const close = async () => {
-    await Promise.all(sending);
-    socket.close();
-  };
-  return runningServer(socket.local, done, close, report, tally);
+  // The adapter's close() lets replies already handed to send() leave first (--count 1 --echo).
+  return runningServer(socket.local, done, () => socket.close(), report, tally);
 }
 
 export async function udpServer(options: UdpServerOptions, ctx: CommandContext): Promise<number> {

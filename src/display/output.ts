@@ -34,6 +34,19 @@ async function loadColors(enabled: boolean): Promise<Colors> {
 const FLUSH_AT = 64 * 1024;
 
 /**
+ * Error messages quote what the user typed (`--port must be ..., not "…"`). A
+ * control character in there (ESC, CR, a newline) must not reach the terminal
+ * raw or split the one error line in two: show it escaped, as \n or \x1b.
+ */
+function visible(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return named[ch] ?? `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
+/**
  * Buffers text for one sink and writes it once per event-loop turn (or per
  * 64 KiB); a terminal gets every line at once.
  */
@@ -142,7 +155,8 @@ export class Output {
   errorLine(message: string, hint?: string): void {
     const c = this.errColors;
     this.out.flush();
-    this.err.write(`${c.red("sockdemo:")} ${message}${hint ? ` ${c.dim(`— ${hint}`)}` : ""}\n`);
+    const line = `${visible(message)}${hint ? ` ${c.dim(`— ${visible(hint)}`)}` : ""}`;
+    this.err.write(`${c.red("sockdemo:")} ${line}\n`);
   }
 
   flush(): Promise<void> {
@@ -157,6 +171,14 @@ export class Reporter {
     readonly role: Role,
     private readonly label?: string,
   ) {}
+
+  /**
+   * Whether per-chunk `data`/`reply` events are shown at all (not with --quiet,
+   * unless --json): servers skip building them on their hot path otherwise.
+   */
+  get showsTraffic(): boolean {
+    return this.output.json || !this.output.quiet;
+  }
 
   /** Whether --explain is on; check before building costly explanations. */
   get explaining(): boolean {

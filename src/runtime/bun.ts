@@ -301,11 +301,15 @@ async function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
 
 // --- UDP ---
 
+const SENT: Promise<void> = Promise.resolve();
+
 async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
   const family = _familyOf(options.host);
   let udpSocket: UdpSocket | undefined;
   let native: Bun.udp.Socket<"uint8array"> | Bun.udp.ConnectedSocket<"uint8array">;
   const waitingForDrain: (() => void)[] = [];
+  /** The code of an error reported from the pending socket error, whose error-queue twin is due. */
+  let twinOf: unknown;
   const socketHandlers = {
     data(
       _s: unknown,
@@ -325,6 +329,15 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     // unlike its typings; take whichever argument is the error.
     error(...args: unknown[]) {
       const error = args.find((a) => a instanceof Error) ?? args[args.length - 1];
+      // On Linux Bun reports each ICMP error twice: from the socket's pending error (a
+      // recv or send fails) and again from the error queue (IP_RECVERR; that error has
+      // `errqueue: true`). One unreachable peer must make one report, not two lines.
+      const { code, errqueue } = (error ?? {}) as { code?: unknown; errqueue?: unknown };
+      if (errqueue === true && twinOf !== undefined && twinOf === code) {
+        twinOf = undefined;
+        return;
+      }
+      twinOf = errqueue === true ? undefined : code;
       if (udpSocket) options.error(udpSocket, _toSocketError(error, "read", options.connect));
     },
   };
@@ -354,27 +367,36 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
   const local = native.address;
   udpSocket = {
     local: _endpoint(local.address, local.port),
-    async send(bytes, to) {
+    send(bytes, to) {
       const dest = to ?? options.connect;
       if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
         const tooBig = Object.assign(new Error("message too long"), { code: "EMSGSIZE" });
-        throw _toSocketError(tooBig, "send", dest);
+        return Promise.reject(_toSocketError(tooBig, "send", dest));
       }
-      // send() returns false when the kernel buffer is full: wait for drain and retry.
-      for (;;) {
-        let sent: boolean;
-        try {
-          sent = to
-            ? (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.host)
-            : (native as Bun.udp.ConnectedSocket<"uint8array">).send(bytes);
-        } catch (error) {
-          throw _toSocketError(error, "send", dest);
+      const sendNow = () =>
+        to
+          ? (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.host)
+          : (native as Bun.udp.ConnectedSocket<"uint8array">).send(bytes);
+      try {
+        // The common case, sent at once, allocates nothing: echo servers call this per datagram.
+        if (sendNow()) return SENT;
+      } catch (error) {
+        return Promise.reject(_toSocketError(error, "send", dest));
+      }
+      // send() returned false: the kernel buffer is full. Wait for drain and retry.
+      return (async () => {
+        for (;;) {
+          await new Promise<void>((wake) => waitingForDrain.push(wake));
+          try {
+            if (sendNow()) return;
+          } catch (error) {
+            throw _toSocketError(error, "send", dest);
+          }
         }
-        if (sent) return;
-        await new Promise<void>((wake) => waitingForDrain.push(wake));
-      }
+      })();
     },
-    close() {
+    // Bun's send() is a synchronous sendto(): nothing is left to wait for.
+    async close() {
       if (!native.closed) native.close();
     },
   };

@@ -211,6 +211,9 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     );
   }
   const address = socket.address();
+  let inFlight = 0;
+  let closing: Promise<void> | undefined;
+  let wakeCloser: (() => void) | undefined;
   const udp: UdpSocket = {
     local: _endpoint(address.address, address.port),
     send(bytes, to) {
@@ -219,19 +222,31 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
         const tooBig = Object.assign(new Error("message too long"), { code: "EMSGSIZE" });
         return Promise.reject(_toSocketError(tooBig, "send", dest));
       }
+      inFlight++;
       return new Promise((resolve, reject) => {
-        const done = (error: Error | null) =>
-          error ? reject(_toSocketError(error, "send", dest)) : resolve();
+        const done = (error: Error | null) => {
+          if (--inFlight === 0) wakeCloser?.();
+          if (error) reject(_toSocketError(error, "send", dest));
+          else resolve();
+        };
         if (to) socket.send(bytes, to.port, to.host, done);
         else socket.send(bytes, done);
       });
     },
+    // node:dgram drops datagrams still waiting in send() when closed (Node, Bun and Deno alike):
+    // close once every datagram handed to send() has left.
     close() {
-      try {
-        socket.close();
-      } catch {
-        // already closed: close() is idempotent by contract
-      }
+      closing ??= (async () => {
+        if (inFlight > 0) await new Promise<void>((resolve) => (wakeCloser = resolve));
+        await new Promise<void>((resolve) => {
+          try {
+            socket.close(() => resolve());
+          } catch {
+            resolve(); // already closed
+          }
+        });
+      })();
+      return closing;
     },
   };
   socket.on("message", (bytes, rinfo) =>

@@ -171,7 +171,11 @@ export interface UdpSocket {
    * unless the socket was bound with `connect`.
    */
   send(bytes: Uint8Array, to?: { host: string; port: number }): Promise<void>;
-  close(): void;
+  /**
+   * Close once every datagram already passed to send() has been handed to the
+   * kernel; resolves when closed. Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 export interface SocketRuntime {
