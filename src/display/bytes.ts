@@ -3,6 +3,7 @@
  * line sockdemo prints can be pasted into Python to get the same value back,
  * and no received byte ever reaches the terminal raw.
  */
+import { Buffer } from "node:buffer";
 import type { Endpoint } from "../runtime/types.ts";
 
 /** The escape sequence for each byte when quoted with `'`: its length (0 = the byte itself) and up to 4 ASCII codes. */
@@ -20,18 +21,21 @@ for (let byte = 0; byte < 256; byte++) {
   for (let k = 0; k < sequence.length; k++) ESCAPE_CODES[byte * 4 + k] = sequence.charCodeAt(k);
 }
 
-const ascii = new TextDecoder();
+/** Reused between calls: servers render every chunk, so allocating per call costs more than the loop. */
+let scratch = Buffer.alloc(4096);
 
 /**
  * Python's bytes repr: single quotes, unless the bytes hold `'` and no `"`;
  * then double quotes and `'` stays unescaped (CPython `bytes_repr`).
- * Written into a byte buffer and decoded once: servers print every chunk, so
- * this runs at network speed.
+ * Written as ASCII into a byte buffer and decoded once: servers print every
+ * chunk, so this runs at network speed.
  */
 export function bytesLiteral(bytes: Uint8Array): string {
   const double = bytes.includes(0x27) && !bytes.includes(0x22);
   const quote = double ? 0x22 : 0x27;
-  const out = new Uint8Array(bytes.length * 4 + 3);
+  const needed = bytes.length * 4 + 3;
+  if (scratch.length < needed) scratch = Buffer.alloc(Math.max(needed, scratch.length * 2));
+  const out = scratch;
   out[0] = 0x62; // b
   out[1] = quote;
   let o = 2;
@@ -41,11 +45,17 @@ export function bytesLiteral(bytes: Uint8Array): string {
     if (length === 0 || (double && byte === 0x27)) {
       out[o++] = byte;
     } else {
-      for (let k = 0, at = byte * 4; k < length; k++) out[o++] = ESCAPE_CODES[at + k] as number;
+      const at = byte * 4;
+      out[o++] = ESCAPE_CODES[at] as number;
+      out[o++] = ESCAPE_CODES[at + 1] as number;
+      if (length === 4) {
+        out[o++] = ESCAPE_CODES[at + 2] as number;
+        out[o++] = ESCAPE_CODES[at + 3] as number;
+      }
     }
   }
   out[o++] = quote;
-  return ascii.decode(out.subarray(0, o));
+  return out.toString("latin1", 0, o);
 }
 
 /** Python's repr() of a socket address tuple: `('127.0.0.1', 50000)`, `('::1', 50000, 0, 0)` for IPv6. */

@@ -7,6 +7,7 @@
  * on Bun, Node and Deno, never buffer without bound (a slow reader slows
  * sockdemo down instead of growing its memory), and keep output in order.
  */
+import { Buffer } from "node:buffer";
 import { fstatSync, statSync, writeSync } from "node:fs";
 
 export interface TextSink {
@@ -31,19 +32,35 @@ function isTerminal(fd: number): boolean {
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const encoder = new TextEncoder();
 
+/** Retry what the descriptor would not take now; stop quietly when the reader is gone. */
+function retryable(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  // Someone else left the descriptor non-blocking: wait a millisecond for the reader.
+  if (code === "EAGAIN") {
+    Atomics.wait(pause, 0, 0, 1);
+    return true;
+  }
+  // The reader is gone (`sockdemo ... | head`): stop quietly, as cat does.
+  if (code === "EPIPE") process.exit(0);
+  return false;
+}
+
 function writeAll(fd: number, text: string): void {
+  // The string goes straight to write(2); it is encoded here only after a partial write.
+  let written = 0;
+  try {
+    written = writeSync(fd, text);
+  } catch (error) {
+    if (!retryable(error)) throw error;
+  }
+  if (written === Buffer.byteLength(text)) return;
   const bytes = encoder.encode(text);
-  let offset = 0;
+  let offset = written;
   while (offset < bytes.length) {
     try {
       offset += writeSync(fd, bytes, offset);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      // Someone else left the descriptor non-blocking: wait a millisecond for the reader.
-      if (code === "EAGAIN") Atomics.wait(pause, 0, 0, 1);
-      // The reader is gone (`sockdemo ... | head`): stop quietly, as cat does.
-      else if (code === "EPIPE") process.exit(0);
-      else throw error;
+      if (!retryable(error)) throw error;
     }
   }
 }
