@@ -32,6 +32,28 @@ import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
 
 const ROOT = join(import.meta.dir, "..");
+
+/** Every release artifact `npm run build` left in dist/, with its size (built with --minify --bytecode). */
+function artifactSizes(): string[] {
+  const names = [
+    "sockdemo-linux-x64",
+    "sockdemo-linux-arm64",
+    "sockdemo-darwin-x64",
+    "sockdemo-darwin-arm64",
+    "sockdemo-windows-x64.exe",
+    "sockdemo.mjs",
+  ].filter((name) => existsSync(join(ROOT, "dist", name)));
+  if (names.length === 0) return [];
+  return [
+    "| release artifact (`npm run build`) | bytes | MB |",
+    "|---|--:|--:|",
+    ...names.map((name) => {
+      const bytes = statSync(join(ROOT, "dist", name)).size;
+      return `| \`${name}\` | ${bytes.toLocaleString("en-US")} | ${(bytes / 1e6).toFixed(1)} |`;
+    }),
+    "",
+  ];
+}
 const BENCH = join(ROOT, "bench");
 const OUT = join(BENCH, "out");
 const LOGS = join(OUT, "logs");
@@ -1470,6 +1492,7 @@ function renderTables(
     "",
     `Binary \`dist/sockdemo\`: ${fmt(sizes.bin / 1e6, 1)} MB (${fmt(sizes.bin)} bytes); Node bundle \`dist/sockdemo.mjs\`: ${fmt(sizes.mjs / 1e3, 1)} kB.`,
     "",
+    ...artifactSizes(),
   );
   if (idle.length) {
     out.push(
