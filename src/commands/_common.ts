@@ -218,6 +218,24 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * What both servers do before binding: the start line, the address to bind,
+ * the reply prefix as bytes, the totals, and the promise --count resolves.
+ */
+export async function prepareServer(
+  options: { host: string; prefix: string },
+  ctx: CommandContext,
+  report: Reporter,
+) {
+  report.emit({ event: "start", runtime: ctx.runtimeLabel, version: ctx.version });
+  const { address } = await resolveAndReport(options.host, report);
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  return { address, prefix: utf8(options.prefix), tally: new Tally(), done, finished };
+}
+
 /** Narrate socket/bind (and listen, for TCP), then print the `listening on` line with any warning. */
 export function announceListening(
   report: Reporter,

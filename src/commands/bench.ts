@@ -10,9 +10,9 @@
  */
 import { hostPort } from "../display/bytes.ts";
 import type { Reporter } from "../display/output.ts";
-import type { SocketRuntime, TcpConnection, UdpSocket } from "../runtime/index.ts";
+import type { SocketRuntime, TcpConnection } from "../runtime/index.ts";
 import { SocketError, wildcardFor } from "../runtime/index.ts";
-import { type CommandContext, resolveAndReport, UsageError, utf8 } from "./_common.ts";
+import { type CommandContext, concatBytes, resolveAndReport, UsageError, utf8 } from "./_common.ts";
 import { parseTarget } from "./check.ts";
 
 export interface BenchOptions {
@@ -37,6 +37,13 @@ class Stats {
   readonly latenciesUs: number[] = [];
   firstError: string | undefined;
 
+  /** One request answered correctly, `sentAt` being when it was sent. */
+  answered(sentAt: number, bytes: number): void {
+    this.latenciesUs.push((performance.now() - sentAt) * 1000);
+    this.requests++;
+    this.bytesVerified += bytes;
+  }
+
   fail(message: string): void {
     this.errors++;
     this.firstError ??= message;
@@ -54,6 +61,12 @@ function pattern(seed: number, length: number): Uint8Array {
     bytes[i] = x & 0xff;
   }
   return bytes;
+}
+
+/** What connection `id` sends in ping-pong mode, and the reply it must get back. */
+function exchange(id: number, o: BenchOptions): { message: Uint8Array; expected: Uint8Array } {
+  const message = pattern(id + 1, o.size);
+  return { message, expected: concatBytes(utf8(o.prefix), message) };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -75,8 +88,7 @@ async function tcpPingPong(
   stats: Stats,
   until: number,
 ) {
-  const message = pattern(id + 1, o.size);
-  const expected = new Uint8Array([...utf8(o.prefix), ...message]);
+  const { message, expected } = exchange(id, o);
   let received = 0;
   let sentAt = 0;
   let wake: () => void = () => {};
@@ -92,9 +104,7 @@ async function tcpPingPong(
         }
         received += chunk.length;
         if (received >= expected.length) {
-          stats.latenciesUs.push((performance.now() - sentAt) * 1000);
-          stats.requests++;
-          stats.bytesVerified += expected.length;
+          stats.answered(sentAt, expected.length);
           received = 0;
           wake();
         }
@@ -176,11 +186,9 @@ async function udpPingPong(
   stats: Stats,
   until: number,
 ) {
-  const message = pattern(id + 1, o.size);
-  const expected = new Uint8Array([...utf8(o.prefix), ...message]);
+  const { message, expected } = exchange(id, o);
   let wake: (ok: boolean) => void = () => {};
-  let socket: UdpSocket | undefined;
-  socket = await runtime.bindUdp({
+  const socket = await runtime.bindUdp({
     host: wildcardFor(family),
     port: 0,
     connect: { host, port },
@@ -203,13 +211,8 @@ async function udpPingPong(
       setTimeout(() => resolve(false), o.udpTimeoutMs);
     });
     await socket.send(message);
-    if (await answered) {
-      stats.latenciesUs.push((performance.now() - sentAt) * 1000);
-      stats.requests++;
-      stats.bytesVerified += expected.length;
-    } else {
-      stats.lost++;
-    }
+    if (await answered) stats.answered(sentAt, expected.length);
+    else stats.lost++;
   }
   await socket.close();
 }

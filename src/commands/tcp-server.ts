@@ -8,12 +8,10 @@ import {
   announceListening,
   type CommandContext,
   concatBytes,
+  prepareServer,
   type RunningServer,
-  resolveAndReport,
   runningServer,
   serveUntilStopped,
-  Tally,
-  utf8,
 } from "./_common.ts";
 
 /** Linux's default somaxconn; the kernel caps larger values anyway. */
@@ -36,14 +34,7 @@ export async function startTcpServer(
   ctx: CommandContext,
   report: Reporter,
 ): Promise<RunningServer> {
-  report.emit({ event: "start", runtime: ctx.runtimeLabel, version: ctx.version });
-  const { address } = await resolveAndReport(options.host, report);
-  const prefix = utf8(options.prefix);
-  const tally = new Tally();
-  let finished!: () => void;
-  const done = new Promise<void>((resolve) => {
-    finished = resolve;
-  });
+  const { address, prefix, tally, done, finished } = await prepareServer(options, ctx, report);
   let accepted = 0;
   let served = 0;
   let open = 0;

@@ -10,12 +10,10 @@ import {
   type CommandContext,
   concatBytes,
   hintFor,
+  prepareServer,
   type RunningServer,
-  resolveAndReport,
   runningServer,
   serveUntilStopped,
-  Tally,
-  utf8,
 } from "./_common.ts";
 
 export interface UdpServerOptions {
@@ -31,14 +29,7 @@ export async function startUdpServer(
   ctx: CommandContext,
   report: Reporter,
 ): Promise<RunningServer> {
-  report.emit({ event: "start", runtime: ctx.runtimeLabel, version: ctx.version });
-  const { address } = await resolveAndReport(options.host, report);
-  const prefix = utf8(options.prefix);
-  const tally = new Tally();
-  let finished!: () => void;
-  const done = new Promise<void>((resolve) => {
-    finished = resolve;
-  });
+  const { address, prefix, tally, done, finished } = await prepareServer(options, ctx, report);
   const replyFailed = (error: SocketError) => report.error(error, hintFor(error, "udp"), false);
   const socket = await ctx.runtime.bindUdp({
     host: address,
