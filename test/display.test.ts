@@ -185,16 +185,22 @@ describe("pythonNow is str(datetime.fromtimestamp(t))", () => {
       ].join("\n"),
       cases.map(({ zone, ms }) => `${zone} ${ms * 1000}`),
     );
-    const saved = process.env.TZ;
+    // A process reads its time zone once (as sockdemo does), so each zone gets its own child.
+    const module = new URL("../src/display/bytes.ts", import.meta.url).pathname;
     const ours: string[] = [];
-    try {
-      for (const { zone, ms } of cases) {
-        process.env.TZ = zone;
-        ours.push(pythonNow(ms));
-      }
-    } finally {
-      if (saved === undefined) delete process.env.TZ;
-      else process.env.TZ = saved;
+    for (const zone of ZONES) {
+      const child = Bun.spawn(
+        [
+          process.execPath,
+          "-e",
+          `const { pythonNow } = await import(${JSON.stringify(module)});
+           for (const ms of ${JSON.stringify(EPOCHS_MS)}) console.log(pythonNow(ms));`,
+        ],
+        { env: { ...process.env, TZ: zone }, stdout: "pipe", stderr: "inherit" },
+      );
+      const lines = (await new Response(child.stdout).text()).trimEnd().split("\n");
+      expect(await child.exited).toBe(0);
+      ours.push(...lines);
     }
     const rows = cases.map((c, i) => ({ ...c, ours: ours[i], python: expected[i] }));
     expect(rows.filter((r) => r.ours !== r.python)).toEqual([]);

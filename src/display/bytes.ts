@@ -4,6 +4,7 @@
  * and no received byte ever reaches the terminal raw.
  */
 import { Buffer } from "node:buffer";
+import { localOffsetMs } from "../runtime/localtime.ts";
 import type { Endpoint } from "../runtime/types.ts";
 
 /** The escape sequence for each byte when quoted with `'`: its length (0 = the byte itself) and up to 4 ASCII codes. */
@@ -24,38 +25,46 @@ for (let byte = 0; byte < 256; byte++) {
 /** Reused between calls: servers render every chunk, so allocating per call costs more than the loop. */
 let scratch = Buffer.alloc(4096);
 
+/** The most bytes `writeBytesLiteral` writes for `length` input bytes. */
+export const literalLengthLimit = (length: number): number => length * 4 + 3;
+
 /**
  * Python's bytes repr: single quotes, unless the bytes hold `'` and no `"`;
  * then double quotes and `'` stays unescaped (CPython `bytes_repr`).
- * Written as ASCII into a byte buffer and decoded once: servers print every
- * chunk, so this runs at network speed.
+ * Written as ASCII straight into `out` at `at` (which must have room for
+ * `literalLengthLimit(bytes.length)`), returning the end: servers print every
+ * chunk, so this runs at network speed and builds no string.
  */
-export function bytesLiteral(bytes: Uint8Array): string {
+export function writeBytesLiteral(out: Uint8Array, at: number, bytes: Uint8Array): number {
   const double = bytes.includes(0x27) && !bytes.includes(0x22);
   const quote = double ? 0x22 : 0x27;
-  const needed = bytes.length * 4 + 3;
-  if (scratch.length < needed) scratch = Buffer.alloc(Math.max(needed, scratch.length * 2));
-  const out = scratch;
-  out[0] = 0x62; // b
-  out[1] = quote;
-  let o = 2;
+  out[at] = 0x62; // b
+  out[at + 1] = quote;
+  let o = at + 2;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i] as number;
     const length = ESCAPE_LENGTH[byte] as number;
     if (length === 0 || (double && byte === 0x27)) {
       out[o++] = byte;
     } else {
-      const at = byte * 4;
-      out[o++] = ESCAPE_CODES[at] as number;
-      out[o++] = ESCAPE_CODES[at + 1] as number;
+      const code = byte * 4;
+      out[o++] = ESCAPE_CODES[code] as number;
+      out[o++] = ESCAPE_CODES[code + 1] as number;
       if (length === 4) {
-        out[o++] = ESCAPE_CODES[at + 2] as number;
-        out[o++] = ESCAPE_CODES[at + 3] as number;
+        out[o++] = ESCAPE_CODES[code + 2] as number;
+        out[o++] = ESCAPE_CODES[code + 3] as number;
       }
     }
   }
   out[o++] = quote;
-  return out.toString("latin1", 0, o);
+  return o;
+}
+
+/** Python's repr() of `bytes` as a string (`b'Hello UDP'`). */
+export function bytesLiteral(bytes: Uint8Array): string {
+  const needed = literalLengthLimit(bytes.length);
+  if (scratch.length < needed) scratch = Buffer.alloc(Math.max(needed, scratch.length * 2));
+  return scratch.toString("latin1", 0, writeBytesLiteral(scratch, 0, bytes));
 }
 
 /** Python's repr() of a socket address tuple: `('127.0.0.1', 50000)`, `('::1', 50000, 0, 0)` for IPv6. */
@@ -71,18 +80,29 @@ export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-const two = (n: number) => String(n).padStart(2, "0");
+const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
+/** The last whole second rendered: a server stamps every datagram, mostly within the same second. */
+let cachedSecond = Number.NaN;
+let cachedText = "";
 
 /**
  * Local time as `str(datetime.now())` prints it: microseconds, omitted when
  * zero. JavaScript clocks give milliseconds, so the last three digits come
- * from the monotonic clock's fraction.
+ * from the monotonic clock's fraction. The UTC offset comes from the zone
+ * file (localOffsetMs), not from Date's local-time methods, whose first call
+ * costs a one-shot client ~4 ms of ICU set-up.
  */
 export function pythonNow(epochMs = performance.timeOrigin + performance.now()): string {
   const whole = Math.floor(epochMs);
-  const d = new Date(whole);
-  const micros = (whole % 1000) * 1000 + Math.floor((epochMs - whole) * 1000);
-  const date = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
-  const time = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-  return micros === 0 ? `${date} ${time}` : `${date} ${time}.${String(micros).padStart(6, "0")}`;
+  const second = Math.floor(whole / 1000);
+  if (second !== cachedSecond) {
+    // Zone offsets change only on whole seconds, so one offset holds for the whole second.
+    const d = new Date(second * 1000 + localOffsetMs(whole));
+    const date = `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())}`;
+    cachedText = `${date} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+    cachedSecond = second;
+  }
+  const micros = (whole - second * 1000) * 1000 + Math.floor((epochMs - whole) * 1000);
+  return micros === 0 ? cachedText : `${cachedText}.${String(micros).padStart(6, "0")}`;
 }

@@ -5,7 +5,7 @@
  */
 import type { CloseReason } from "../runtime/types.ts";
 import { addressTuple, bytesLiteral, hostPort, pythonNow } from "./bytes.ts";
-import type { ProbeOutcome, Stamped } from "./events.ts";
+import type { ProbeOutcome, SockEvent, Stamped } from "./events.ts";
 import { hexDump } from "./hex.ts";
 import type { Colors } from "./output.ts";
 
@@ -48,14 +48,75 @@ export interface HumanOptions {
   hex: boolean;
 }
 
-/** Render one event as zero or more lines (without trailing newline), or undefined to print nothing. */
-export function humanLine(e: Stamped, c: Colors, { quiet, hex }: HumanOptions): string | undefined {
+type Paint = (text: string) => string;
+
+/**
+ * Where the pieces of a traffic line go: a string here (terminals, demo's
+ * labelled lines), or straight into output bytes (output.ts) for files and
+ * pipes, where servers print one line per chunk at network speed.
+ */
+export interface LineWriter {
+  text(text: string): void;
+  /** `bytes` as Python's bytes literal, painted. */
+  literal(bytes: Uint8Array, paint: Paint): void;
+}
+
+class StringLineWriter implements LineWriter {
+  line = "";
+  text(text: string): void {
+    this.line += text;
+  }
+  literal(bytes: Uint8Array, paint: Paint): void {
+    this.line += paint(bytesLiteral(bytes));
+  }
+}
+
+const isServerRole = (e: Stamped) => e.role.endsWith("server") || e.role === "demo";
+
+export type TrafficEvent = Stamped & Extract<SockEvent, { event: "data" | "reply" }>;
+
+/**
+ * A `data` or `reply` event, written piece by piece to `w` (without the
+ * trailing newline). Returns false when the event shows nothing.
+ */
+export function writeTraffic(
+  e: TrafficEvent,
+  c: Colors,
+  { quiet, hex }: HumanOptions,
+  w: LineWriter,
+): boolean {
+  const isServer = isServerRole(e);
+  // With --quiet a client still prints the reply: the tutorial's client prints only that.
+  if (quiet && (isServer || e.event === "data")) return false;
+  if (e.event === "data" && !isServer) return false;
   /** The payload: a bytes literal inline, or with --hex a byte count here and the dump below. */
-  const payload = (bytes: Uint8Array, paint: (s: string) => string) =>
-    hex ? count(bytes.byteLength, "byte") : paint(bytesLiteral(bytes));
-  const dump = (bytes: Uint8Array, offset = 0) =>
-    hex && bytes.byteLength > 0 ? `\n${hexDump(bytes, offset).join("\n")}` : "";
-  const isServer = e.role.endsWith("server") || e.role === "demo";
+  const payload = (paint: Paint) => {
+    if (hex) w.text(count(e.bytes.byteLength, "byte"));
+    else w.literal(e.bytes, paint);
+  };
+  if (e.event === "data") {
+    // The tutorial's UDP server prefixes each datagram with its arrival time.
+    if (e.proto === "udp") w.text(`at ${pythonNow(e.time)} `);
+    w.text("data:  ");
+    payload(c.green);
+    w.text(` addr:  ${addressTuple(e.peer)}`);
+    if (e.truncated) w.text(c.yellow(" (truncated: the datagram was larger)"));
+  } else if (isServer) {
+    w.text(c.dim("reply: "));
+    payload(c.dim);
+    w.text(c.dim(` addr:  ${addressTuple(e.peer)}`));
+  } else {
+    if (hex) w.text("reply: ");
+    payload(c.green);
+  }
+  if (hex && e.bytes.byteLength > 0) w.text(`\n${hexDump(e.bytes, e.offset ?? 0).join("\n")}`);
+  return true;
+}
+
+/** Render one event as zero or more lines (without trailing newline), or undefined to print nothing. */
+export function humanLine(e: Stamped, c: Colors, options: HumanOptions): string | undefined {
+  const { quiet } = options;
+  const isServer = isServerRole(e);
   switch (e.event) {
     case "start":
       if (quiet) return undefined;
@@ -97,25 +158,18 @@ export function humanLine(e: Stamped, c: Colors, { quiet, hex }: HumanOptions): 
           ? `connection from ${addressTuple(e.peer)}`
           : `connected to ${addressTuple(e.peer)} from ${addressTuple(e.local)}`,
       );
-    case "sent":
+    case "sent": {
       if (quiet) return undefined;
-      return `${c.dim("sent:  ")}${payload(e.bytes, c.cyan)}${dump(e.bytes)}`;
-    case "data": {
-      if (quiet || !isServer) return undefined;
-      const literal = `data:  ${payload(e.bytes, c.green)} addr:  ${addressTuple(e.peer)}`;
-      const cut = e.truncated ? c.yellow(" (truncated: the datagram was larger)") : "";
-      // The tutorial's UDP server prefixes each datagram with its arrival time.
-      const line = e.proto === "udp" ? `at ${pythonNow(e.time)} ${literal}${cut}` : literal;
-      return `${line}${dump(e.bytes, e.offset)}`;
+      const shown = options.hex
+        ? `${count(e.bytes.byteLength, "byte")}${e.bytes.byteLength > 0 ? `\n${hexDump(e.bytes).join("\n")}` : ""}`
+        : c.cyan(bytesLiteral(e.bytes));
+      return `${c.dim("sent:  ")}${shown}`;
     }
-    case "reply":
-      if (isServer) {
-        if (quiet) return undefined;
-        return `${c.dim(`reply: ${payload(e.bytes, String)} addr:  ${addressTuple(e.peer)}`)}${dump(e.bytes, e.offset)}`;
-      }
-      return hex
-        ? `reply: ${payload(e.bytes, String)}${dump(e.bytes)}`
-        : c.green(bytesLiteral(e.bytes));
+    case "data":
+    case "reply": {
+      const w = new StringLineWriter();
+      return writeTraffic(e, c, options, w) ? w.line : undefined;
+    }
     case "port-ranges": {
       const ranges = e.ranges.map(
         (r) => `${c.bold(`${r.first}–${r.last}`.padEnd(12))} ${r.name}: ${r.note}`,

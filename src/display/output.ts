@@ -4,12 +4,14 @@
  * write syscall per line would cost more than the echo itself.
  */
 
+import { Buffer } from "node:buffer";
 import { env } from "../runtime/env.ts";
 import { stderr as stderrSink, stdout as stdoutSink, type TextSink } from "../runtime/stdio.ts";
 import type { SocketError } from "../runtime/types.ts";
+import { bytesLiteral, literalLengthLimit, writeBytesLiteral } from "./bytes.ts";
 import { type Role, type SockEvent, type Stamped, toJsonLine } from "./events.ts";
 import { type ExplainStep, explainText, type Lang } from "./explain.ts";
-import { humanLine } from "./human.ts";
+import { humanLine, type LineWriter, type TrafficEvent, writeTraffic } from "./human.ts";
 
 /** The picocolors formatters sockdemo uses. */
 export interface Colors {
@@ -33,6 +35,9 @@ async function loadColors(enabled: boolean): Promise<Colors> {
 
 const FLUSH_AT = 64 * 1024;
 
+/** Epoch milliseconds at performance.now() = 0; read once, as servers stamp every chunk. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /**
  * Error messages quote what the user typed (`--port must be ..., not "…"`). A
  * control character in there (ESC, CR, a newline) must not reach the terminal
@@ -47,21 +52,69 @@ function visible(text: string): string {
 }
 
 /**
- * Buffers text for one sink and writes it once per event-loop turn (or per
- * 64 KiB); a terminal gets every line at once.
+ * Collects output as bytes for one sink and writes it once per event-loop
+ * turn (or per 64 KiB); a terminal gets every line as soon as it ends.
+ * Payload literals are rendered straight into the buffer (LineWriter), so a
+ * server printing every chunk builds no strings for them.
  */
-class BatchedStream {
-  private pending = "";
+class BatchedStream implements LineWriter {
+  private buffer = Buffer.allocUnsafe(2 * FLUSH_AT);
+  private length = 0;
   private scheduled = false;
   constructor(private readonly sink: TextSink) {}
 
-  write(text: string): void {
-    if (this.sink.isTTY) {
-      this.sink.write(text);
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    this.flush();
+    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
+  }
+
+  text(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    this.room(text.length * 3);
+    const buffer = this.buffer;
+    let at = this.length;
+    // Line pieces are short ASCII; copying them here costs less than a call into Buffer#write.
+    if (text.length <= 128) {
+      for (let i = 0; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) {
+          at = this.length;
+          break;
+        }
+        buffer[at++] = code;
+      }
+      if (at - this.length === text.length) {
+        this.length = at;
+        return;
+      }
+    }
+    this.length += buffer.write(text, this.length);
+  }
+
+  literal(bytes: Uint8Array, paint: (text: string) => string): void {
+    if (paint !== same) {
+      this.text(paint(bytesLiteral(bytes)));
       return;
     }
-    this.pending += text;
-    if (this.pending.length >= FLUSH_AT) this.flush();
+    this.room(literalLengthLimit(bytes.length));
+    this.length = writeBytesLiteral(this.buffer, this.length, bytes);
+  }
+
+  /** The line written piece by piece so far is complete. */
+  endLine(): void {
+    this.text("\n");
+    this.written();
+  }
+
+  /** Text that carries its own newlines. */
+  write(text: string): void {
+    this.text(text);
+    this.written();
+  }
+
+  private written(): void {
+    if (this.sink.isTTY || this.length >= FLUSH_AT) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -71,10 +124,12 @@ class BatchedStream {
   /** Hand everything written so far to the OS. */
   flush(): void {
     this.scheduled = false;
-    if (!this.pending) return;
-    const text = this.pending;
-    this.pending = "";
-    this.sink.write(text);
+    if (this.length === 0) return;
+    const bytes = this.buffer.subarray(0, this.length);
+    this.length = 0;
+    // Sinks write synchronously, so the buffer is free again when this returns.
+    if (this.sink.writeBytes) this.sink.writeBytes(bytes);
+    else this.sink.write(bytes.toString("utf8"));
   }
 }
 
@@ -140,7 +195,13 @@ export class Output {
       this.out.write(`${toJsonLine(e)}\n`);
       return;
     }
-    const text = humanLine(e, this.colors, { quiet: this.quiet, hex: this.hex });
+    const options = { quiet: this.quiet, hex: this.hex };
+    // Per-chunk lines go straight into the output buffer; demo's labelled lines are built as strings.
+    if (!label && (e.event === "data" || e.event === "reply")) {
+      if (writeTraffic(e as TrafficEvent, this.colors, options, this.out)) this.out.endLine();
+      return;
+    }
+    const text = humanLine(e, this.colors, options);
     if (text === undefined) return;
     const prefix = label ? this.colors.bold(`[${label}] `) : "";
     this.out.write(prefix ? `${prefix}${text.replaceAll("\n", `\n${prefix}`)}\n` : `${text}\n`);
@@ -192,9 +253,12 @@ export class Reporter {
     this.emit({ event: "explain", step: step.step, text: explainText(lang, step) });
   }
 
+  /** Takes ownership of `event`: it is stamped in place (servers emit one per chunk, so no copy). */
   emit(event: SockEvent): void {
-    const time = performance.timeOrigin + performance.now();
-    this.output.print({ ...event, role: this.role, time } as Stamped, this.label);
+    const stamped = event as Stamped;
+    stamped.role = this.role;
+    stamped.time = TIME_ORIGIN + performance.now();
+    this.output.print(stamped, this.label);
   }
 
   /** Report a failure: an `error` event for --json, one line on stderr always. */

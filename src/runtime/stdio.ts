@@ -12,6 +12,8 @@ import { fstatSync, statSync, writeSync } from "node:fs";
 
 export interface TextSink {
   write(text: string): void;
+  /** Bytes already encoded (output.ts batches lines as UTF-8); optional for sinks that collect text. */
+  writeBytes?(bytes: Uint8Array): void;
   readonly isTTY: boolean;
 }
 
@@ -45,17 +47,8 @@ function retryable(error: unknown): boolean {
   return false;
 }
 
-function writeAll(fd: number, text: string): void {
-  // The string goes straight to write(2); it is encoded here only after a partial write.
-  let written = 0;
-  try {
-    written = writeSync(fd, text);
-  } catch (error) {
-    if (!retryable(error)) throw error;
-  }
-  if (written === Buffer.byteLength(text)) return;
-  const bytes = encoder.encode(text);
-  let offset = written;
+function writeBytesAll(fd: number, bytes: Uint8Array, from = 0): void {
+  let offset = from;
   while (offset < bytes.length) {
     try {
       offset += writeSync(fd, bytes, offset);
@@ -65,10 +58,22 @@ function writeAll(fd: number, text: string): void {
   }
 }
 
+function writeAll(fd: number, text: string): void {
+  // The string goes straight to write(2); it is encoded here only after a partial write.
+  let written = 0;
+  try {
+    written = writeSync(fd, text);
+  } catch (error) {
+    if (!retryable(error)) throw error;
+  }
+  if (written !== Buffer.byteLength(text)) writeBytesAll(fd, encoder.encode(text), written);
+}
+
 function sink(fd: number): TextSink {
   let tty: boolean | undefined;
   return {
     write: (text) => writeAll(fd, text),
+    writeBytes: (bytes) => writeBytesAll(fd, bytes),
     get isTTY() {
       tty ??= isTerminal(fd);
       return tty;
