@@ -6,7 +6,8 @@
  *   bun bench/run.ts --quick    smoke run of the harness (< 60 s): bench/out/results-quick.{md,json}
  *
  * Options: --duration <s> (measured seconds per row), --rounds <n>, --only <scenario,...>,
- * --servers <id,...>, --no-build (use dist/ as it is), --skip-startup, --skip-idle.
+ * --servers <id,...>, --no-build (use dist/ as it is), --no-install (no apt-get for missing
+ * peers), --skip-startup, --skip-idle.
  *
  * Every row starts its server on 127.0.0.1 port 0 (the port is read from the
  * kernel's socket table for that process), runs bench/out/loadgen against it
@@ -262,6 +263,47 @@ function buildC(): void {
   for (const name of ["loadgen", "refserver"]) {
     const r = sh(["cc", "-O2", "-Wall", "-o", join(OUT, name), join(BENCH, `${name}.c`)]);
     if (r.code !== 0) throw new Error(`cc ${name}.c failed:\n${r.out}`);
+  }
+}
+
+/** The peers and tools a full run compares against, by Debian package. */
+const APT_PEERS: Record<string, string> = { socat: "socat", ncat: "ncat", hyperfine: "hyperfine" };
+
+/**
+ * A full run installs missing peers with apt-get, as root or through
+ * password-less sudo; otherwise (or with --no-install) their rows say skipped
+ * and why. Quick runs never install: they only exercise the harness.
+ */
+function installPeers(): void {
+  const missing = Object.keys(APT_PEERS).filter((cmd) => !which(cmd));
+  if (missing.length === 0 || QUICK || flag("no-install")) return;
+  const packages = missing.map((cmd) => APT_PEERS[cmd] as string);
+  const root = process.getuid?.() === 0;
+  const sudo = !root && sh(["sudo", "-n", "true"]).code === 0;
+  if (!which("apt-get") || (!root && !sudo)) {
+    log(
+      `== not installing ${packages.join(" ")}: needs apt-get and root (their rows will say skipped)`,
+    );
+    return;
+  }
+  const prefix = root ? [] : ["sudo", "-n"];
+  const install = [
+    ...prefix,
+    "env",
+    "DEBIAN_FRONTEND=noninteractive",
+    "apt-get",
+    "install",
+    "-y",
+    "-qq",
+    "--no-install-recommends",
+    ...packages,
+  ];
+  log(`== apt-get install ${packages.join(" ")}`);
+  // A fresh machine's package lists may be missing or stale: update once and retry.
+  if (sh(install).code !== 0) {
+    sh([...prefix, "apt-get", "update", "-qq"]);
+    const retry = sh(install);
+    if (retry.code !== 0) log(`!! apt-get install failed: ${retry.out.slice(-300)}`);
   }
 }
 
@@ -1584,6 +1626,7 @@ async function main(): Promise<number> {
   log(
     `== sockdemo bench${QUICK ? " (quick)" : ""}: ${CFG.duration} s per row in ${CFG.rounds} round(s)`,
   );
+  installPeers();
   buildC();
   const build = buildSockdemo();
   const only = value("only")?.split(",");
