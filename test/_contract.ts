@@ -1023,6 +1023,63 @@ export function contractSuite(
         for (const m of messages) expect(m.truncated).toBeBoolean();
       }, 5000);
 
+      for (const { host } of HOSTS) {
+        test(`reply(): a burst of datagrams is answered byte for byte, and close() waits for the last reply (${host})`, async () => {
+          const failures: SocketError[] = [];
+          let closing: Promise<void> | undefined;
+          const total = 300;
+          let seen = 0;
+          const echo = await bind(host, {
+            message(s, m) {
+              s.reply(Buffer.concat([Buffer.from("re:"), m.bytes]), m.from, (e) =>
+                failures.push(e),
+              );
+              // Close straight after handing over the last reply: it must still leave.
+              if (++seen === total) closing = s.close();
+            },
+          });
+          const inbox = await udpInbox(host);
+          const sent: Uint8Array[] = [];
+          const random = new PseudoRandomBytes(11);
+          for (let i = 0; i < total; i++) {
+            const datagram = random.take((i * 97) % 1400);
+            sent.push(datagram);
+            await inbox.socket.send(datagram, { host, port: echo.local.port });
+            // Do not outrun the receive buffers: this is about reply(), not loss.
+            if (i % 50 === 49) await sleep(5);
+          }
+          for (let i = 0; i < total; i++) {
+            const got = await inbox.next(2000, `reply ${i}`);
+            expect(got.from.port).toBe(echo.local.port);
+            const expected = Buffer.concat([Buffer.from("re:"), sent[i] as Uint8Array]);
+            expect(Buffer.from(got.bytes).equals(expected)).toBe(true);
+          }
+          await within(closing ?? Promise.reject(new Error("never closed")), 2000, "close");
+          expect(failures).toEqual([]);
+        }, 10_000);
+      }
+
+      test("reply() of 65508 bytes reports EMSGSIZE to its callback, throws nothing, and the socket keeps answering", async () => {
+        const failures: SocketError[] = [];
+        const echo = await bind("127.0.0.1", {
+          message(s, m) {
+            s.reply(new Uint8Array(65508), m.from, (e) => failures.push(e));
+            s.reply(m.bytes, m.from, (e) => failures.push(e));
+          },
+        });
+        const inbox = await udpInbox("127.0.0.1");
+        await inbox.socket.send(Buffer.from("hi"), { host: "127.0.0.1", port: echo.local.port });
+        const got = await inbox.next(2000, "the reply after EMSGSIZE");
+        expect(Buffer.from(got.bytes).toString()).toBe("hi");
+        expect(failures).toHaveLength(1);
+        expectSocketError(
+          failures[0],
+          "EMSGSIZE",
+          "send",
+          hostPort("127.0.0.1", inbox.socket.local.port),
+        );
+      }, 5000);
+
       test("truncated is a boolean on every message", async () => {
         const inbox = await udpInbox("::1");
         const sender = await bind("::1");

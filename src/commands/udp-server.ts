@@ -55,7 +55,7 @@ export async function startUdpServer(
             peer: from,
             queued: 0,
           });
-        udp.send(answer, { host: from.address, port: from.port }).catch(replyFailed);
+        udp.reply(answer, from, replyFailed);
       }
       if (options.count && tally.datagrams >= options.count) finished();
     },

@@ -365,20 +365,22 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     );
   }
   const local = native.address;
+  const tooBig = (dest: { host: string; port: number } | undefined) =>
+    _toSocketError(
+      Object.assign(new Error("message too long"), { code: "EMSGSIZE" }),
+      "send",
+      dest,
+    );
   udpSocket = {
     local: _endpoint(local.address, local.port),
     send(bytes, to) {
       const dest = to ?? options.connect;
-      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
-        const tooBig = Object.assign(new Error("message too long"), { code: "EMSGSIZE" });
-        return Promise.reject(_toSocketError(tooBig, "send", dest));
-      }
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(tooBig(dest));
       const sendNow = () =>
         to
           ? (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.host)
           : (native as Bun.udp.ConnectedSocket<"uint8array">).send(bytes);
       try {
-        // The common case, sent at once, allocates nothing: echo servers call this per datagram.
         if (sendNow()) return SENT;
       } catch (error) {
         return Promise.reject(_toSocketError(error, "send", dest));
@@ -394,6 +396,22 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
           }
         }
       })();
+    },
+    reply(bytes, to, failed) {
+      const dest = () => ({ host: to.address, port: to.port });
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
+        failed(tooBig(dest()));
+        return;
+      }
+      let sentNow: boolean;
+      try {
+        sentNow = (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.address);
+      } catch (error) {
+        failed(_toSocketError(error, "send", dest()));
+        return;
+      }
+      // The kernel buffer is full: send() waits for drain and retries.
+      if (!sentNow) udpSocket?.send(bytes, dest()).catch(failed);
     },
     // Bun's send() is a synchronous sendto(): nothing is left to wait for.
     async close() {

@@ -4,6 +4,7 @@
  * https://nodejs.org/api/net.html · https://nodejs.org/api/dgram.html
  */
 import dgram from "node:dgram";
+import dns from "node:dns";
 import net from "node:net";
 import { _BaseConnection, _connectError, _endpoint, _familyOf, _toSocketError } from "./_shared.ts";
 import {
@@ -178,11 +179,29 @@ async function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
 
 // --- UDP ---
 
+/**
+ * node:dgram looks up the address of every datagram it sends (dns.lookup,
+ * one more callback turn even for an IP literal). sockdemo resolves names
+ * itself and hands the adapter numeric addresses only: answer those at once.
+ */
+function numericLookup(
+  address: string,
+  family: unknown,
+  callback: (error: Error | null, address: string, family: number) => void,
+): void {
+  const version = net.isIP(address);
+  if (version !== 0) callback(null, address, version);
+  else dns.lookup(address, family as number, callback);
+}
+
 async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
   const family = _familyOf(options.host);
   checkNetPermission(options.host, options.port, "bind");
   if (options.connect) checkNetPermission(options.connect.host, options.connect.port, "connect");
-  const socket = dgram.createSocket({ type: family === "IPv6" ? "udp6" : "udp4" });
+  const socket = dgram.createSocket({
+    type: family === "IPv6" ? "udp6" : "udp4",
+    lookup: numericLookup,
+  });
   const bindTarget = { host: options.host, port: options.port };
   try {
     await new Promise<void>((resolve, reject) => {
@@ -214,23 +233,41 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
   let inFlight = 0;
   let closing: Promise<void> | undefined;
   let wakeCloser: (() => void) | undefined;
+  const tooBig = (dest: { host: string; port: number } | undefined) =>
+    _toSocketError(
+      Object.assign(new Error("message too long"), { code: "EMSGSIZE" }),
+      "send",
+      dest,
+    );
+  /** Every send() passes a callback: close() waits for them, as node:dgram would drop those sends. */
+  const sent = () => {
+    if (--inFlight === 0) wakeCloser?.();
+  };
   const udp: UdpSocket = {
     local: _endpoint(address.address, address.port),
     send(bytes, to) {
       const dest = to ?? options.connect;
-      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
-        const tooBig = Object.assign(new Error("message too long"), { code: "EMSGSIZE" });
-        return Promise.reject(_toSocketError(tooBig, "send", dest));
-      }
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(tooBig(dest));
       inFlight++;
       return new Promise((resolve, reject) => {
         const done = (error: Error | null) => {
-          if (--inFlight === 0) wakeCloser?.();
+          sent();
           if (error) reject(_toSocketError(error, "send", dest));
           else resolve();
         };
         if (to) socket.send(bytes, to.port, to.host, done);
         else socket.send(bytes, done);
+      });
+    },
+    reply(bytes, to, failed) {
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
+        failed(tooBig({ host: to.address, port: to.port }));
+        return;
+      }
+      inFlight++;
+      socket.send(bytes, to.port, to.address, (error) => {
+        sent();
+        if (error) failed(_toSocketError(error, "send", { host: to.address, port: to.port }));
       });
     },
     // node:dgram drops datagrams still waiting in send() when closed (Node, Bun and Deno alike):

@@ -172,6 +172,12 @@ export interface UdpSocket {
    */
   send(bytes: Uint8Array, to?: { host: string; port: number }): Promise<void>;
   /**
+   * send() for a server answering every datagram: no promise to allocate and
+   * settle per reply. A failure, EMSGSIZE included, goes to `failed`, never
+   * thrown. close() still waits for replies in flight.
+   */
+  reply(bytes: Uint8Array, to: Endpoint, failed: (error: SocketError) => void): void;
+  /**
    * Close once every datagram already passed to send() has been handed to the
    * kernel; resolves when closed. Idempotent.
    */
