@@ -5,8 +5,15 @@
  * round-trips; addressTuple is the repr of Python's socket address tuples.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { addressTuple, bytesLiteral, pythonNow } from "../src/display/bytes.ts";
+import {
+  addressTuple,
+  bytesLiteral,
+  PYTHON_NOW_LIMIT,
+  pythonNow,
+  writePythonNow,
+} from "../src/display/bytes.ts";
 import { type Stamped, toJsonLine } from "../src/display/events.ts";
+import { Output } from "../src/display/output.ts";
 import { killAll, scoped } from "./_cli.ts";
 
 afterAll(killAll);
@@ -221,6 +228,68 @@ describe("pythonNow is str(datetime.fromtimestamp(t))", () => {
     const parsed = new Date(shown.replace(" ", "T")).getTime(); // read back as local time
     expect(Math.abs(parsed - now)).toBeLessThan(1);
   }, 5_000);
+});
+
+describe("the UDP server's line, written straight into the output buffer", () => {
+  test("writePythonNow writes exactly pythonNow's text, cache or no cache", () => {
+    const out = new Uint8Array(PYTHON_NOW_LIMIT + 8).fill(0x21);
+    const epochs = [0, 1_700_000_000_000, 1_700_000_000_000 + 1 / 64, 1_700_000_000_999.5];
+    let x = 0x2545f491;
+    for (let i = 0; i < 2000; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      // Runs inside one second (the cached case) and jumps across years (the uncached one).
+      const base = i % 3 === 0 ? 1_600_000_000_000 + (x >>> 0) * 1000 : 1_764_000_000_000;
+      epochs.push(base + ((x >>> 0) % 1_000_000) / 1000);
+    }
+    for (const ms of epochs) {
+      const end = writePythonNow(out, 4, ms);
+      expect(Buffer.from(out.subarray(4, end)).toString("latin1")).toBe(pythonNow(ms));
+      expect(end - 4).toBeLessThanOrEqual(PYTHON_NOW_LIMIT);
+      expect(out[end]).toBe(0x21); // nothing written past the end it reports
+      out.fill(0x21);
+    }
+  });
+
+  test("data and reply lines: each peer's own address, also when two peers share a port", async () => {
+    let written = "";
+    const sink = {
+      write(text: string) {
+        written += text;
+      },
+      isTTY: false,
+    };
+    const output = await Output.create({
+      json: false,
+      quiet: false,
+      stdout: sink,
+      stderr: sink,
+      env: {},
+    });
+    const report = output.reporter("udp-server");
+    const peers = [
+      { address: "127.0.0.1", port: 40000, family: "IPv4" as const },
+      { address: "127.0.0.2", port: 40000, family: "IPv4" as const },
+      { address: "::1", port: 40000, family: "IPv6" as const },
+      { address: "127.0.0.1", port: 40000, family: "IPv4" as const },
+    ];
+    for (const peer of peers) {
+      report.emit({ event: "data", proto: "udp", peer, bytes: ascii("it's"), truncated: false });
+      report.emit({ event: "reply", proto: "udp", peer, bytes: ascii("Receive: it's") });
+    }
+    await output.flush();
+    const lines = written.trimEnd().split("\n");
+    expect(lines).toHaveLength(8);
+    peers.forEach((peer, i) => {
+      const tuple = addressTuple(peer);
+      expect(lines[2 * i]).toMatch(
+        /^at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})? data: {2}b"it's" addr: {2}/,
+      );
+      expect(lines[2 * i]?.endsWith(` addr:  ${tuple}`)).toBe(true);
+      expect(lines[2 * i + 1]).toBe(`reply: b"Receive: it's" addr:  ${tuple}`);
+    });
+  });
 });
 
 describe("toJsonLine", () => {

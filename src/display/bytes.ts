@@ -85,6 +85,25 @@ const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 /** The last whole second rendered: a server stamps every datagram, mostly within the same second. */
 let cachedSecond = Number.NaN;
 let cachedText = "";
+const cachedBytes = new Uint8Array(32);
+
+/** `YYYY-MM-DD HH:MM:SS` of the local time in `second` (epoch seconds), cached. */
+function secondText(second: number, epochMs: number): string {
+  if (second !== cachedSecond) {
+    // Zone offsets change only on whole seconds, so one offset holds for the whole second.
+    const d = new Date(second * 1000 + localOffsetMs(epochMs));
+    const date = `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())}`;
+    cachedText = `${date} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+    for (let i = 0; i < cachedText.length; i++) cachedBytes[i] = cachedText.charCodeAt(i);
+    cachedSecond = second;
+  }
+  return cachedText;
+}
+
+/** Microseconds within the second: JavaScript clocks give milliseconds, the monotonic clock's fraction the rest. */
+function microsOf(epochMs: number, whole: number, second: number): number {
+  return (whole - second * 1000) * 1000 + Math.floor((epochMs - whole) * 1000);
+}
 
 /**
  * Local time as `str(datetime.now())` prints it: microseconds, omitted when
@@ -96,13 +115,31 @@ let cachedText = "";
 export function pythonNow(epochMs = performance.timeOrigin + performance.now()): string {
   const whole = Math.floor(epochMs);
   const second = Math.floor(whole / 1000);
-  if (second !== cachedSecond) {
-    // Zone offsets change only on whole seconds, so one offset holds for the whole second.
-    const d = new Date(second * 1000 + localOffsetMs(whole));
-    const date = `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())}`;
-    cachedText = `${date} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
-    cachedSecond = second;
+  const text = secondText(second, whole);
+  const micros = microsOf(epochMs, whole, second);
+  return micros === 0 ? text : `${text}.${String(micros).padStart(6, "0")}`;
+}
+
+/** The most bytes `writePythonNow` writes (a five-digit year would still fit). */
+export const PYTHON_NOW_LIMIT = 32;
+
+/**
+ * pythonNow(epochMs) written as ASCII into `out` at `at` (room for
+ * PYTHON_NOW_LIMIT bytes), returning the end: the UDP server stamps every
+ * datagram, and this builds no string.
+ */
+export function writePythonNow(out: Uint8Array, at: number, epochMs: number): number {
+  const whole = Math.floor(epochMs);
+  const second = Math.floor(whole / 1000);
+  const length = secondText(second, whole).length;
+  let o = at;
+  for (let i = 0; i < length; i++) out[o++] = cachedBytes[i] as number;
+  let micros = microsOf(epochMs, whole, second);
+  if (micros === 0) return o;
+  out[o] = 0x2e; // .
+  for (let i = 6; i >= 1; i--) {
+    out[o + i] = 0x30 + (micros % 10);
+    micros = Math.floor(micros / 10);
   }
-  const micros = (whole - second * 1000) * 1000 + Math.floor((epochMs - whole) * 1000);
-  return micros === 0 ? cachedText : `${cachedText}.${String(micros).padStart(6, "0")}`;
+  return o + 7;
 }

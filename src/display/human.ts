@@ -3,7 +3,7 @@
  * (`The server started at …`, `data:  b'…' addr:  ('127.0.0.1', 54321)`),
  * plain sentences for what the tutorial left unsaid.
  */
-import type { CloseReason } from "../runtime/types.ts";
+import type { CloseReason, Endpoint } from "../runtime/types.ts";
 import { addressTuple, bytesLiteral, hostPort, pythonNow } from "./bytes.ts";
 import type { ProbeOutcome, SockEvent, Stamped } from "./events.ts";
 import { hexDump } from "./hex.ts";
@@ -59,6 +59,8 @@ export interface LineWriter {
   text(text: string): void;
   /** `bytes` as Python's bytes literal, painted. */
   literal(bytes: Uint8Array, paint: Paint): void;
+  /** The local time of `epochMs` as pythonNow() writes it. */
+  time(epochMs: number): void;
 }
 
 class StringLineWriter implements LineWriter {
@@ -69,11 +71,31 @@ class StringLineWriter implements LineWriter {
   literal(bytes: Uint8Array, paint: Paint): void {
     this.line += paint(bytesLiteral(bytes));
   }
+  time(epochMs: number): void {
+    this.line += pythonNow(epochMs);
+  }
+}
+
+/** Recent peers' ` addr:  (…)` endings, by port: a server prints one on every line, for a few peers at a time. */
+const addrEndings = new Map<number, { address: string; text: string }>();
+
+function addrEnding(peer: Endpoint): string {
+  const cached = addrEndings.get(peer.port);
+  if (cached !== undefined && cached.address === peer.address) return cached.text;
+  const text = ` addr:  ${addressTuple(peer)}`;
+  addrEndings.set(peer.port, { address: peer.address, text });
+  return text;
 }
 
 const isServerRole = (e: Stamped) => e.role.endsWith("server") || e.role === "demo";
 
 export type TrafficEvent = Stamped & Extract<SockEvent, { event: "data" | "reply" }>;
+
+/** The payload: a bytes literal inline, or with --hex a byte count here and the dump below. */
+function writePayload(w: LineWriter, bytes: Uint8Array, hex: boolean, paint: Paint): void {
+  if (hex) w.text(count(bytes.byteLength, "byte"));
+  else w.literal(bytes, paint);
+}
 
 /**
  * A `data` or `reply` event, written piece by piece to `w` (without the
@@ -89,25 +111,24 @@ export function writeTraffic(
   // With --quiet a client still prints the reply: the tutorial's client prints only that.
   if (quiet && (isServer || e.event === "data")) return false;
   if (e.event === "data" && !isServer) return false;
-  /** The payload: a bytes literal inline, or with --hex a byte count here and the dump below. */
-  const payload = (paint: Paint) => {
-    if (hex) w.text(count(e.bytes.byteLength, "byte"));
-    else w.literal(e.bytes, paint);
-  };
   if (e.event === "data") {
     // The tutorial's UDP server prefixes each datagram with its arrival time.
-    if (e.proto === "udp") w.text(`at ${pythonNow(e.time)} `);
+    if (e.proto === "udp") {
+      w.text("at ");
+      w.time(e.time);
+      w.text(" ");
+    }
     w.text("data:  ");
-    payload(c.green);
-    w.text(` addr:  ${addressTuple(e.peer)}`);
+    writePayload(w, e.bytes, hex, c.green);
+    w.text(addrEnding(e.peer));
     if (e.truncated) w.text(c.yellow(" (truncated: the datagram was larger)"));
   } else if (isServer) {
     w.text(c.dim("reply: "));
-    payload(c.dim);
-    w.text(c.dim(` addr:  ${addressTuple(e.peer)}`));
+    writePayload(w, e.bytes, hex, c.dim);
+    w.text(c.dim(addrEnding(e.peer)));
   } else {
     if (hex) w.text("reply: ");
-    payload(c.green);
+    writePayload(w, e.bytes, hex, c.green);
   }
   if (hex && e.bytes.byteLength > 0) w.text(`\n${hexDump(e.bytes, e.offset ?? 0).join("\n")}`);
   return true;

@@ -8,7 +8,13 @@ import { Buffer } from "node:buffer";
 import { env } from "../runtime/env.ts";
 import { stderr as stderrSink, stdout as stdoutSink, type TextSink } from "../runtime/stdio.ts";
 import type { SocketError } from "../runtime/types.ts";
-import { bytesLiteral, literalLengthLimit, writeBytesLiteral } from "./bytes.ts";
+import {
+  bytesLiteral,
+  literalLengthLimit,
+  PYTHON_NOW_LIMIT,
+  writeBytesLiteral,
+  writePythonNow,
+} from "./bytes.ts";
 import { type Role, type SockEvent, type Stamped, toJsonLine } from "./events.ts";
 import { type ExplainStep, explainText, type Lang } from "./explain.ts";
 import { humanLine, type LineWriter, type TrafficEvent, writeTraffic } from "./human.ts";
@@ -99,6 +105,11 @@ class BatchedStream implements LineWriter {
     }
     this.room(literalLengthLimit(bytes.length));
     this.length = writeBytesLiteral(this.buffer, this.length, bytes);
+  }
+
+  time(epochMs: number): void {
+    this.room(PYTHON_NOW_LIMIT);
+    this.length = writePythonNow(this.buffer, this.length, epochMs);
   }
 
   /** The line written piece by piece so far is complete. */
