@@ -578,6 +578,18 @@ async function freePort(proto: Proto): Promise<number> {
   return port;
 }
 
+/** Servers started and not yet stopped: an interrupted run must not leave them listening. */
+const LIVE = new Set<Running>();
+
+function stopAllAndExit(signal: NodeJS.Signals): void {
+  for (const s of LIVE) signalAll(s, "SIGKILL");
+  log(`== interrupted (${signal}): stopped ${LIVE.size} server(s)`);
+  process.exit(130);
+}
+process.on("SIGINT", () => stopAllAndExit("SIGINT"));
+process.on("SIGTERM", () => stopAllAndExit("SIGTERM"));
+process.on("SIGHUP", () => stopAllAndExit("SIGHUP"));
+
 async function startServer(
   def: ServerDef,
   launch: Launch,
@@ -649,6 +661,7 @@ async function startServer(
   };
   sample();
   running.sampler = setInterval(sample, 250);
+  LIVE.add(running);
   return running;
 }
 
@@ -681,6 +694,7 @@ async function stopServer(s: Running): Promise<{ exit: number | null; logBytes: 
   const timer = setTimeout(() => signalAll(s, "SIGKILL"), 4000);
   const exit = await s.proc.exited;
   clearTimeout(timer);
+  LIVE.delete(s);
   // Whatever it forked and left behind (socat/ncat children) goes too: by
   // process group only, since the server's pid is free for reuse once reaped.
   if (SETSID) {
