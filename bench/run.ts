@@ -932,6 +932,25 @@ interface Contender {
   cpu0: number;
   results: LoadResult[];
   done: boolean;
+  /** Size of its output file when it was last synced to disk. */
+  syncedBytes: number;
+}
+
+/**
+ * A server printing every echoed byte leaves hundreds of MB of dirty page
+ * cache per round; written back during the next server's round, that would
+ * take its CPU on a 2-core machine. Sync it between rounds instead.
+ */
+function syncLargeOutput(c: Contender): void {
+  let size = 0;
+  try {
+    size = statSync(c.server.logFile).size;
+  } catch {
+    return;
+  }
+  if (size - c.syncedBytes < 16 * 1024 * 1024) return;
+  sh(["sync"]);
+  c.syncedBytes = size;
 }
 
 /** Stop a server and fill in its row from the rounds it ran. */
@@ -1011,7 +1030,16 @@ async function measureScenario(s: Scenario, defs: ServerDef[]): Promise<Row[]> {
     try {
       const server = await startServer(def, launch, s.proto, s.id);
       row.startupMs = server.startMs;
-      contenders.push({ def, row, launch, server, cpu0: 0, results: [], done: false });
+      contenders.push({
+        def,
+        row,
+        launch,
+        server,
+        cpu0: 0,
+        results: [],
+        done: false,
+        syncedBytes: 0,
+      });
     } catch (error) {
       row.status = "failed";
       row.reason = (error as Error).message;
@@ -1044,6 +1072,7 @@ async function measureScenario(s: Scenario, defs: ServerDef[]): Promise<Row[]> {
         "8",
       ]);
       c.results.push(r);
+      syncLargeOutput(c);
       // A failed server stops at once: it must not weigh on the rows still running.
       if (r.exit !== 0 || r.errors > 0) await finishRow(s, c);
     }
@@ -1676,7 +1705,11 @@ async function main(): Promise<number> {
   }
 
   let startup: StartupRow[] = [];
-  if (!flag("skip-startup")) startup = await measureStartup();
+  if (!flag("skip-startup")) {
+    sh(["sync"]);
+    await sleep(1000);
+    startup = await measureStartup();
+  }
   let idle: IdleRow[] = [];
   if (!flag("skip-idle"))
     idle = await measureIdle(QUICK ? ["ref", "bin"] : ["ref", "bin", "bin-node", "node", "deno"]);
@@ -1717,6 +1750,7 @@ async function main(): Promise<number> {
     "- `× C ref` is the row's throughput divided by the C reference server's (`bench/refserver.c`) in the same scenario of the same run. Every reply is checked byte for byte: ping-pong replies must equal prefix + message, the stream must echo the PRNG byte sequence exactly; any mismatch fails the run.",
     "- sockdemo runs as a user runs it: human output (the tutorial's lines for every chunk) to a file; the `--quiet` row prints nothing per chunk. Messages are printable text (64 B); the stream is random bytes 0–255, the worst case for the `b'...'` rendering.",
     `- ${info.nproc} CPUs are shared by the load generator and the server, and nothing is pinned. With one connection (or flow) a row is bound by wake-up latency, not by work: each request wakes the other process, and whether the scheduler runs both on one CPU (~17 µs round trip for the C reference) or on two (~55 µs on this VM) swings a round by 2–3× for every server alike (see the rounds in the notes). For those rows the server's CPU µs per request is the steadier measure of cost.`,
+    "- A server's output file is synced to disk between rounds once it grew by 16 MB, and everything is synced before the start-up timings: the page cache written back during another row would take that row's CPU.",
     "- Peers that cannot add a prefix run with prefix `''` (said in the row): they send 9 bytes less per reply. socat adds the prefix through SYSTEM: perl; the Python servers are the tutorial's loops (TCP: a thread per connection via socketserver.ThreadingTCPServer).",
     "",
     "## Targets",
