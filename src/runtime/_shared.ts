@@ -95,6 +95,12 @@ export function _toSocketError(
   });
 }
 
+/** A datagram over the family's maximum payload, refused before it reaches the runtime (EMSGSIZE). */
+export function _tooBig(target: { host: string; port: number } | undefined): SocketError {
+  const error = Object.assign(new Error("message too long"), { code: "EMSGSIZE" });
+  return _toSocketError(error, "send", target);
+}
+
 export function _reasonFor(error: SocketError | undefined): CloseReason {
   if (!error) return "eof";
   if (error.code === "ECONNRESET" || error.code === "EPIPE") return "reset";

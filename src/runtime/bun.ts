@@ -11,6 +11,7 @@ import {
   _endpoint,
   _familyOf,
   _HIGH_WATER_MARK,
+  _tooBig,
   _toSocketError,
 } from "./_shared.ts";
 import {
@@ -365,17 +366,11 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     );
   }
   const local = native.address;
-  const tooBig = (dest: { host: string; port: number } | undefined) =>
-    _toSocketError(
-      Object.assign(new Error("message too long"), { code: "EMSGSIZE" }),
-      "send",
-      dest,
-    );
   udpSocket = {
     local: _endpoint(local.address, local.port),
     send(bytes, to) {
       const dest = to ?? options.connect;
-      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(tooBig(dest));
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(_tooBig(dest));
       const sendNow = () =>
         to
           ? (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.host)
@@ -400,7 +395,7 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     reply(bytes, to, failed) {
       const dest = () => ({ host: to.address, port: to.port });
       if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
-        failed(tooBig(dest()));
+        failed(_tooBig(dest()));
         return;
       }
       let sentNow: boolean;

@@ -6,7 +6,14 @@
 import dgram from "node:dgram";
 import dns from "node:dns";
 import net from "node:net";
-import { _BaseConnection, _connectError, _endpoint, _familyOf, _toSocketError } from "./_shared.ts";
+import {
+  _BaseConnection,
+  _connectError,
+  _endpoint,
+  _familyOf,
+  _tooBig,
+  _toSocketError,
+} from "./_shared.ts";
 import {
   MAX_UDP_PAYLOAD,
   type SocketOperation,
@@ -233,12 +240,6 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
   let inFlight = 0;
   let closing: Promise<void> | undefined;
   let wakeCloser: (() => void) | undefined;
-  const tooBig = (dest: { host: string; port: number } | undefined) =>
-    _toSocketError(
-      Object.assign(new Error("message too long"), { code: "EMSGSIZE" }),
-      "send",
-      dest,
-    );
   /** Every send() passes a callback: close() waits for them, as node:dgram would drop those sends. */
   const sent = () => {
     if (--inFlight === 0) wakeCloser?.();
@@ -247,7 +248,7 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     local: _endpoint(address.address, address.port),
     send(bytes, to) {
       const dest = to ?? options.connect;
-      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(tooBig(dest));
+      if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(_tooBig(dest));
       inFlight++;
       return new Promise((resolve, reject) => {
         const done = (error: Error | null) => {
@@ -261,7 +262,7 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     },
     reply(bytes, to, failed) {
       if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
-        failed(tooBig({ host: to.address, port: to.port }));
+        failed(_tooBig({ host: to.address, port: to.port }));
         return;
       }
       inFlight++;
