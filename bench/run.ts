@@ -1445,13 +1445,22 @@ function evaluate(
   const get = (sc: string, server: string) =>
     rows.find((r) => r.scenario === sc && r.server === server && r.status === "ok");
   const x = (n: number | undefined) => (n === undefined ? "–" : `${n.toFixed(2)}×`);
+  /** How far apart the C reference's own rounds were: other load on the host shows here first. */
+  const disturbance = (s: Scenario) => {
+    const ref = get(s.id, "ref");
+    const values = (ref?.rounds ?? []).map((r) => (s.mode === "tcp-stream" ? r.mbps : r.rps));
+    const spread = values.length > 1 ? Math.max(...values) / Math.min(...values) : 1;
+    return spread > 1.5
+      ? `; the C reference's own rounds varied ${spread.toFixed(1)}× (other load on the host), so this ratio is uncertain`
+      : "";
+  };
   for (const s of scenarios) {
     const bin = get(s.id, "bin");
     targets.push({
       what: `${s.title}: sockdemo binary vs C reference`,
       goal: `≥ ${s.target.toFixed(2)}×`,
       measured: bin
-        ? `${x(bin.ratio)} (--quiet: ${x(get(s.id, "bin-quiet")?.ratio)}; bare Bun echo: ${x(get(s.id, "bun-echo")?.ratio)}${textPerByte(s, bin, get(s.id, "ref"))})`
+        ? `${x(bin.ratio)} (--quiet: ${x(get(s.id, "bin-quiet")?.ratio)}; bare Bun echo: ${x(get(s.id, "bun-echo")?.ratio)}${textPerByte(s, bin, get(s.id, "ref"))}${disturbance(s)})`
         : "not measured",
       met: bin?.ratio === undefined ? undefined : bin.ratio >= s.target,
     });
