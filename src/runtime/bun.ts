@@ -366,47 +366,53 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     );
   }
   const local = native.address;
+  /** One sendto(); false when the kernel buffer is full. No host: the socket is connected. */
+  const sendNow = (bytes: Uint8Array, host?: string, port?: number): boolean =>
+    host === undefined
+      ? (native as Bun.udp.ConnectedSocket<"uint8array">).send(bytes)
+      : (native as Bun.udp.Socket<"uint8array">).send(bytes, port as number, host);
+  /** The kernel buffer was full: try again after each drain until it takes the datagram. */
+  const sendAfterDrain = async (
+    bytes: Uint8Array,
+    dest: { host: string; port: number } | undefined,
+    host?: string,
+    port?: number,
+  ): Promise<void> => {
+    for (;;) {
+      await new Promise<void>((wake) => waitingForDrain.push(wake));
+      try {
+        if (sendNow(bytes, host, port)) return;
+      } catch (error) {
+        throw _toSocketError(error, "send", dest);
+      }
+    }
+  };
   udpSocket = {
     local: _endpoint(local.address, local.port),
     send(bytes, to) {
       const dest = to ?? options.connect;
       if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(_tooBig(dest));
-      const sendNow = () =>
-        to
-          ? (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.host)
-          : (native as Bun.udp.ConnectedSocket<"uint8array">).send(bytes);
       try {
-        if (sendNow()) return SENT;
+        if (sendNow(bytes, to?.host, to?.port)) return SENT;
       } catch (error) {
         return Promise.reject(_toSocketError(error, "send", dest));
       }
-      // send() returned false: the kernel buffer is full. Wait for drain and retry.
-      return (async () => {
-        for (;;) {
-          await new Promise<void>((wake) => waitingForDrain.push(wake));
-          try {
-            if (sendNow()) return;
-          } catch (error) {
-            throw _toSocketError(error, "send", dest);
-          }
-        }
-      })();
+      return sendAfterDrain(bytes, dest, to?.host, to?.port);
     },
     reply(bytes, to, failed) {
+      // Built only on the rare paths: a server calls this for every datagram.
       const dest = () => ({ host: to.address, port: to.port });
       if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
         failed(_tooBig(dest()));
         return;
       }
-      let sentNow: boolean;
       try {
-        sentNow = (native as Bun.udp.Socket<"uint8array">).send(bytes, to.port, to.address);
+        if (sendNow(bytes, to.address, to.port)) return;
       } catch (error) {
         failed(_toSocketError(error, "send", dest()));
         return;
       }
-      // The kernel buffer is full: send() waits for drain and retries.
-      if (!sentNow) udpSocket?.send(bytes, dest()).catch(failed);
+      sendAfterDrain(bytes, dest(), to.address, to.port).catch(failed);
     },
     // Bun's send() is a synchronous sendto(): nothing is left to wait for.
     async close() {

@@ -261,14 +261,16 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
       });
     },
     reply(bytes, to, failed) {
+      // Built only on the rare paths: a server calls this for every datagram.
+      const dest = () => ({ host: to.address, port: to.port });
       if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) {
-        failed(_tooBig({ host: to.address, port: to.port }));
+        failed(_tooBig(dest()));
         return;
       }
       inFlight++;
       socket.send(bytes, to.port, to.address, (error) => {
         sent();
-        if (error) failed(_toSocketError(error, "send", { host: to.address, port: to.port }));
+        if (error) failed(_toSocketError(error, "send", dest()));
       });
     },
     // node:dgram drops datagrams still waiting in send() when closed (Node, Bun and Deno alike):
