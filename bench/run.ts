@@ -266,8 +266,8 @@ function buildC(): void {
   }
 }
 
-/** The peers and tools a full run compares against, by Debian package. */
-const APT_PEERS: Record<string, string> = { socat: "socat", ncat: "ncat", hyperfine: "hyperfine" };
+/** The peers and tools a full run compares against; each Debian package is named as its command. */
+const APT_PEERS = ["socat", "ncat", "hyperfine"];
 
 /**
  * A full run installs missing peers with apt-get, as root or through
@@ -275,9 +275,8 @@ const APT_PEERS: Record<string, string> = { socat: "socat", ncat: "ncat", hyperf
  * and why. Quick runs never install: they only exercise the harness.
  */
 function installPeers(): void {
-  const missing = Object.keys(APT_PEERS).filter((cmd) => !which(cmd));
-  if (missing.length === 0 || QUICK || flag("no-install")) return;
-  const packages = missing.map((cmd) => APT_PEERS[cmd] as string);
+  const packages = APT_PEERS.filter((cmd) => !which(cmd));
+  if (packages.length === 0 || QUICK || flag("no-install")) return;
   const root = process.getuid?.() === 0;
   const sudo = !root && sh(["sudo", "-n", "true"]).code === 0;
   if (!which("apt-get") || (!root && !sudo)) {
