@@ -167,6 +167,25 @@ function readProc(path: string): string | undefined {
   }
 }
 
+/** The machine's CPU ticks so far, all and stolen: the `cpu` line of /proc/stat. */
+function cpuTicks(): { total: number; steal: number } | undefined {
+  const fields = /^cpu\s+(.*)$/m
+    .exec(readProc("/proc/stat") ?? "")?.[1]
+    ?.split(/\s+/)
+    .map(Number);
+  if (!fields || fields.length < 8) return undefined;
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+  const counted = fields.slice(0, 8);
+  return { total: counted.reduce((a, b) => a + b, 0), steal: counted[7] ?? 0 };
+}
+
+/**
+ * Per scenario, the share of this machine's CPU time the hypervisor gave to
+ * other guests (steal): a VM's rounds slow down for every server alike then,
+ * and most for the rows that need both CPUs.
+ */
+const STEAL_SHARE = new Map<string, number>();
+
 /** utime+stime+cutime+cstime in seconds (children the process waited for included). */
 function cpuSeconds(pid: number): number {
   const stat = readProc(`/proc/${pid}/stat`);
@@ -1468,8 +1487,13 @@ function evaluate(
     const ref = get(s.id, "ref");
     const values = (ref?.rounds ?? []).map((r) => (s.mode === "tcp-stream" ? r.mbps : r.rps));
     const spread = values.length > 1 ? Math.max(...values) / Math.min(...values) : 1;
-    return spread > 1.5
-      ? `; the C reference's own rounds varied ${spread.toFixed(1)}× (other load on the host), so this ratio is uncertain`
+    const steal = STEAL_SHARE.get(s.id) ?? 0;
+    const signs = [
+      spread > 1.5 ? `the C reference's own rounds varied ${spread.toFixed(1)}×` : "",
+      steal > 0.05 ? `the hypervisor took ${(steal * 100).toFixed(0)} % of the CPU time` : "",
+    ].filter(Boolean);
+    return signs.length
+      ? `; ${signs.join(" and ")} (other load on the host), so this ratio is uncertain`
       : "";
   };
   for (const s of scenarios) {
@@ -1596,6 +1620,12 @@ function renderTables(
   const out: string[] = [];
   for (const s of scenarios) {
     out.push(`### ${s.title}`, "");
+    const steal = STEAL_SHARE.get(s.id);
+    if (steal !== undefined)
+      out.push(
+        `The hypervisor gave ${(steal * 100).toFixed(1)} % of this machine's CPU time to other guests during this scenario (steal in /proc/stat).`,
+        "",
+      );
     const stream = s.mode === "tcp-stream";
     const udp = s.proto === "udp";
     out.push(
@@ -1725,7 +1755,14 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   for (const s of scenarios) {
     log(`== ${s.title}`);
+    const ticksBefore = cpuTicks();
     const scenarioRows = await measureScenario(s, servers);
+    const ticksAfter = cpuTicks();
+    if (ticksBefore && ticksAfter && ticksAfter.total > ticksBefore.total) {
+      const share = (ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total);
+      STEAL_SHARE.set(s.id, share);
+      log(`   host steal: ${(share * 100).toFixed(1)} % of the CPU time`);
+    }
     const ref = scenarioRows.find((r) => r.server === "ref");
     for (const row of scenarioRows) {
       if (row.status === "ok" && ref?.throughput)
@@ -1801,7 +1838,7 @@ async function main(): Promise<number> {
   const jsonFile = join(OUT, `${RUN_NAME}.json`);
   writeFileSync(
     jsonFile,
-    `${JSON.stringify({ machine: info, build, config: CFG, quick: QUICK, elapsedSeconds: elapsed, targets, rows, startup, idle, sizes }, null, 2)}\n`,
+    `${JSON.stringify({ machine: info, build, config: CFG, quick: QUICK, elapsedSeconds: elapsed, stealShare: Object.fromEntries(STEAL_SHARE), targets, rows, startup, idle, sizes }, null, 2)}\n`,
   );
   const mdFile = RUN_NAME === "results" ? join(BENCH, "RESULTS.md") : join(OUT, `${RUN_NAME}.md`);
   writeFileSync(mdFile, md);
