@@ -180,9 +180,10 @@ function cpuTicks(): { total: number; steal: number } | undefined {
 }
 
 /**
- * Per scenario, the share of this machine's CPU time the hypervisor gave to
- * other guests (steal): a VM's rounds slow down for every server alike then,
- * and most for the rows that need both CPUs.
+ * Per scenario, the share of this machine's CPU time that went to the host
+ * and other guests while a vCPU wanted to run (steal). It is highest where
+ * every request wakes a sleeping vCPU (one connection or flow), and it slows
+ * every server of the scenario alike.
  */
 const STEAL_SHARE = new Map<string, number>();
 
@@ -1490,7 +1491,7 @@ function evaluate(
     const steal = STEAL_SHARE.get(s.id) ?? 0;
     const signs = [
       spread > 1.5 ? `the C reference's own rounds varied ${spread.toFixed(1)}×` : "",
-      steal > 0.05 ? `the hypervisor took ${(steal * 100).toFixed(0)} % of the CPU time` : "",
+      steal > 0.05 ? `steal time was ${(steal * 100).toFixed(0)} % of the CPU time` : "",
     ].filter(Boolean);
     return signs.length
       ? `; ${signs.join(" and ")} (other load on the host), so this ratio is uncertain`
@@ -1623,7 +1624,7 @@ function renderTables(
     const steal = STEAL_SHARE.get(s.id);
     if (steal !== undefined)
       out.push(
-        `The hypervisor gave ${(steal * 100).toFixed(1)} % of this machine's CPU time to other guests during this scenario (steal in /proc/stat).`,
+        `Steal time (/proc/stat): ${(steal * 100).toFixed(1)} % of this machine's CPU time went to the host and other guests during this scenario.`,
         "",
       );
     const stream = s.mode === "tcp-stream";
