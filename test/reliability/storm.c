@@ -9,8 +9,11 @@
  *   2, 3  reset after data: send 1 KiB, then RST
  *   4, 5  vanish mid-reply: send 32 KiB, read the first reply byte, close
  *         without reading the rest (unread data: the kernel sends RST)
- *   6     EPIPE: send 256 KiB, half-close, read the first reply byte, then RST
- *         while the server is still writing its 256 KiB reply
+ *   6     EPIPE: send 256 KiB, read the first reply byte, then RST while the
+ *         server may still be writing its 256 KiB reply. No half-close first:
+ *         loopback buffers can take the whole reply, and a server that has
+ *         written it all after our FIN closes before the RST arrives
+ *         (correctly "closed normally", but then no reset is left to report)
  *   7, 8  half-open: send 16 bytes, half-close (FIN), never read; the socket
  *         stays open (up to HELD per thread, oldest closed first) until the end,
  *         and HOLD_MS (default 0) longer
@@ -108,7 +111,6 @@ static void *worker(void *arg) {
         break;
       case 6:
         send_all(fd, payload, sizeof payload);
-        shutdown(fd, SHUT_WR);
         recv(fd, &byte, 1, 0);
         reset_close(fd);
         break;
