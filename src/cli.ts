@@ -3,8 +3,8 @@
  * Entry point for every runtime: `bun src/cli.ts`, `deno run --allow-net
  * src/cli.ts`, the compiled binary and the Node bundle.
  */
-import { main } from "./main.ts";
-import { stderr } from "./runtime/stdio.ts";
+import { stderr, stdout } from "./runtime/stdio.ts";
+import { isVersionRequest, versionLine } from "./version.ts";
 
 const stop = new AbortController();
 let signals = 0;
@@ -25,5 +25,13 @@ process.on("unhandledRejection", onUncaught);
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
-// No top-level await: it keeps the entry loadable as CommonJS, which `bun build --bytecode` needs.
-main(process.argv.slice(2), { signal: stop.signal }).then((code) => process.exit(code), onUncaught);
+const argv = process.argv.slice(2);
+if (isVersionRequest(argv)) {
+  stdout.write(versionLine());
+  process.exit(0);
+}
+// Loaded only now, so `--version` never evaluates the CLI. No top-level await: it keeps the
+// entry loadable as CommonJS, which `bun build --bytecode` needs.
+import("./main.ts")
+  .then(({ main }) => main(argv, { signal: stop.signal }))
+  .then((code) => process.exit(code), onUncaught);

@@ -5,7 +5,6 @@
  * Exit codes: 0 success, 1 network failure, 2 usage error, 130 second Ctrl+C.
  */
 import { cac } from "cac";
-import pkg from "../package.json" with { type: "json" };
 import {
   type CommandContext,
   DEFAULT_HOST,
@@ -33,11 +32,7 @@ import { Output } from "./display/output.ts";
 import { env } from "./runtime/env.ts";
 import { hostVersion, SocketError, type SocketRuntime, selectRuntime } from "./runtime/index.ts";
 import { stdout as stdoutSink, type TextSink } from "./runtime/stdio.ts";
-
-declare const SOCKDEMO_VERSION: string | undefined;
-/** Injected by `bun build --define`; running from source falls back to package.json. */
-export const VERSION: string =
-  typeof SOCKDEMO_VERSION === "string" ? SOCKDEMO_VERSION : `${pkg.version}-dev`;
+import { isVersionRequest, VERSION, versionLine } from "./version.ts";
 
 type Options = Record<string, unknown>;
 type Action = (args: string[], options: Options, ctx: CommandContext) => Promise<number>;
@@ -393,11 +388,11 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
     return 2;
   };
   const printVersion = () => {
-    out.write(`sockdemo ${VERSION} (${hostVersion()})\n`);
+    out.write(versionLine());
     return 0;
   };
 
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) return printVersion();
+  if (isVersionRequest(argv)) return printVersion();
 
   // `--port -1` would reach the parser as an unknown flag "-1": glue a negative number to the
   // option before it, so the option's own check explains what is wrong with the value.
