@@ -188,12 +188,14 @@ function cpuTicks(): { total: number; steal: number } | undefined {
 const STEAL_SHARE = new Map<string, number>();
 
 /** utime+stime+cutime+cstime in seconds (children the process waited for included). */
-function cpuSeconds(pid: number): number {
+/** CPU time of a process and its waited-for children: all of it, or only the kernel's part. */
+function cpuSeconds(pid: number, part: CpuPart = "all"): number {
   const stat = readProc(`/proc/${pid}/stat`);
   if (!stat) return 0;
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state): utime is field 14 → index 11
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
+  // fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17 → index 11-14
+  const indices = part === "system" ? [12, 14] : [11, 12, 13, 14];
+  const ticks = indices.reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
   return ticks / CLK_TCK;
 }
 
@@ -695,10 +697,12 @@ async function startServer(
   return running;
 }
 
-function serverCpu(s: Running): number {
+type CpuPart = "all" | "system";
+
+function serverCpu(s: Running, part: CpuPart = "all"): number {
   return s.tree
-    ? processTree(s.pid).reduce((sum, pid) => sum + cpuSeconds(pid), 0)
-    : cpuSeconds(s.pid);
+    ? processTree(s.pid).reduce((sum, pid) => sum + cpuSeconds(pid, part), 0)
+    : cpuSeconds(s.pid, part);
 }
 
 function serverPeakRssMb(s: Running): number {
@@ -947,6 +951,8 @@ interface Row {
   throughput?: number;
   ratio?: number;
   cpuSeconds?: number;
+  /** The part of cpuSeconds spent in the kernel (system calls: the socket, the output file). */
+  systemCpuSeconds?: number;
   cpuUsPerRequest?: number;
   cpuSecondsPerGB?: number;
   peakRssMb?: number;
@@ -968,6 +974,7 @@ interface Contender {
   launch: Launch;
   server: Running;
   cpu0: number;
+  systemCpu0: number;
   results: LoadResult[];
   done: boolean;
   /** Size of its output file when it was last synced to disk. */
@@ -996,12 +1003,14 @@ async function finishRow(s: Scenario, c: Contender): Promise<void> {
   const { row, results, server, def } = c;
   c.done = true;
   const cpu1 = serverCpu(server);
+  const systemCpu1 = serverCpu(server, "system");
   row.peakRssMb = serverPeakRssMb(server);
   row.peakAnonMb = server.peakAnonKb / 1024;
   const stopped = await stopServer(server);
   row.serverExit = stopped.exit;
   row.logBytes = stopped.logBytes;
   row.cpuSeconds = cpu1 - c.cpu0;
+  row.systemCpuSeconds = systemCpu1 - c.systemCpu0;
   row.errors = results.reduce((sum, r) => sum + (r.errors ?? 0), 0);
   const failed = results.find((r) => r.exit !== 0 || r.errors > 0);
   if (failed) {
@@ -1074,6 +1083,7 @@ async function measureScenario(s: Scenario, defs: ServerDef[]): Promise<Row[]> {
         launch,
         server,
         cpu0: 0,
+        systemCpu0: 0,
         results: [],
         done: false,
         syncedBytes: 0,
@@ -1084,7 +1094,10 @@ async function measureScenario(s: Scenario, defs: ServerDef[]): Promise<Row[]> {
       row.fatal = def.kind === "ref" || def.kind === "sockdemo";
     }
   }
-  for (const c of contenders) c.cpu0 = serverCpu(c.server);
+  for (const c of contenders) {
+    c.cpu0 = serverCpu(c.server);
+    c.systemCpu0 = serverCpu(c.server, "system");
+  }
   const perRound = CFG.duration / CFG.rounds;
   for (let i = 0; i < CFG.rounds; i++) {
     for (const c of contenders) {
@@ -1446,31 +1459,27 @@ interface Target {
 }
 
 /**
- * How fast this machine writes a file where the servers' output goes: dd of
- * 512 MiB of zeros in 64 KiB writes, no rendering at all. Bytes per second.
- */
-function fileWriteRate(): number | undefined {
-  const file = join(OUT, "dd-write-test");
-  const r = sh(["dd", "if=/dev/zero", `of=${file}`, "bs=64k", "count=8192"]);
-  rmSync(file, { force: true });
-  const m = /copied, ([\d.]+) s/.exec(r.out);
-  return r.code === 0 && m ? (512 * 2 ** 20) / Number(m[1]) : undefined;
-}
-
-/**
  * For the stream with human output: text written per byte echoed (data and
- * reply lines), and so the most it could reach if rendering were free: the
- * file takes text no faster than dd writes zeros.
+ * reply lines), and the most the row could reach if rendering were free. The
+ * bound is the row's own kernel time per GB echoed (system calls: writing
+ * that text, and the socket): the one thread doing the echo spends at least
+ * that. A dd of zeros was used before, but sustained file writes here ran at
+ * 0.36 to 3.7 GB/s from one dd to the next, so one sample told little.
  */
-function textPerByte(s: Scenario, row: Row, ref: Row | undefined): string {
+function textPerByte(s: Scenario, row: Row, ref: Row | undefined, quiet: Row | undefined): string {
   if (s.mode !== "tcp-stream" || !row.logBytes || !row.verifiedTotal) return "";
   const perByte = row.logBytes / row.verifiedTotal;
-  const rate = fileWriteRate();
-  const ceiling =
-    rate && ref?.throughput
-      ? `; the file system takes ${fmt(rate / 1e9, 1)} GB/s (dd, no rendering), so even free rendering would stop at ${fmt(rate / perByte / 1e6 / ref.throughput, 2)}× C`
+  const kernelPerGB = (r: Row | undefined) =>
+    r?.systemCpuSeconds !== undefined && r.verifiedTotal
+      ? r.systemCpuSeconds / (r.verifiedTotal / 1e9)
+      : undefined;
+  const kernel = kernelPerGB(row);
+  const quietKernel = kernelPerGB(quiet);
+  const bound =
+    kernel && ref?.throughput
+      ? `; the kernel alone took ${fmt(kernel, 1)} s of the server's CPU per GB echoed (writing the text and the socket; --quiet: ${fmt(quietKernel, 1)} s), so even free rendering would stop at ${fmt(1000 / kernel / ref.throughput, 2)}× C`
       : "";
-  return `; human output writes ${fmt(perByte, 1)} bytes of text per byte echoed${ceiling}`;
+  return `; human output writes ${fmt(perByte, 1)} bytes of text per byte echoed${bound}`;
 }
 
 function evaluate(
@@ -1503,7 +1512,7 @@ function evaluate(
       what: `${s.title}: sockdemo binary vs C reference`,
       goal: `≥ ${s.target.toFixed(2)}×`,
       measured: bin
-        ? `${x(bin.ratio)} (--quiet: ${x(get(s.id, "bin-quiet")?.ratio)}; bare Bun echo: ${x(get(s.id, "bun-echo")?.ratio)}${textPerByte(s, bin, get(s.id, "ref"))}${disturbance(s)})`
+        ? `${x(bin.ratio)} (--quiet: ${x(get(s.id, "bin-quiet")?.ratio)}; bare Bun echo: ${x(get(s.id, "bun-echo")?.ratio)}${textPerByte(s, bin, get(s.id, "ref"), get(s.id, "bin-quiet"))}${disturbance(s)})`
         : "not measured",
       met: bin?.ratio === undefined ? undefined : bin.ratio >= s.target,
     });
