@@ -3,6 +3,7 @@
  * every chunk it receives and answers with prefix + chunk.
  */
 import { addressTuple } from "../display/bytes.ts";
+import type { DataEvent, ReplyEvent } from "../display/events.ts";
 import type { Reporter } from "../display/output.ts";
 import {
   announceListening,
@@ -16,6 +17,9 @@ import {
 
 /** Linux's default somaxconn; the kernel caps larger values anyway. */
 const LISTEN_BACKLOG = 511;
+
+/** Until the first chunk. */
+const noBytes = new Uint8Array(0);
 
 export interface TcpServerOptions {
   host: string;
@@ -70,30 +74,43 @@ export async function startTcpServer(
       report.explain({ step: "accept", peer: conn.remote, local: conn.local });
       // The server only ever half-closes in answer to the client's FIN.
       let peerFinished = false;
+      // One event of each kind per connection, refilled for every chunk (emit() is done with it
+      // when it returns). A fresh pair per chunk cost ~0.6 µs of user CPU a request with human
+      // output at 64 connections (2.8 -> 2.2 µs, 16 alternating rounds).
+      const received: DataEvent = {
+        event: "data",
+        proto: "tcp",
+        conn: id,
+        peer: conn.remote,
+        bytes: noBytes,
+        offset: 0,
+      };
+      const replied: ReplyEvent = {
+        event: "reply",
+        proto: "tcp",
+        conn: id,
+        peer: conn.remote,
+        bytes: noBytes,
+        offset: 0,
+      };
       return {
         data(c, chunk) {
-          if (report.showsTraffic)
-            report.emit({
-              event: "data",
-              proto: "tcp",
-              conn: id,
-              peer: c.remote,
-              bytes: chunk,
-              offset: c.bytesIn - chunk.byteLength,
-            });
+          if (report.showsTraffic) {
+            received.peer = c.remote;
+            received.bytes = chunk;
+            received.offset = c.bytesIn - chunk.byteLength;
+            report.emit(received);
+          }
           if (report.explaining)
             report.explain({ step: "recv", proto: "tcp", bytes: chunk.byteLength, peer: c.remote });
           if (!options.reply) return;
           const answer = concatBytes(prefix, chunk);
-          if (report.showsTraffic)
-            report.emit({
-              event: "reply",
-              proto: "tcp",
-              conn: id,
-              peer: c.remote,
-              bytes: answer,
-              offset: c.bytesOut,
-            });
+          if (report.showsTraffic) {
+            replied.peer = c.remote;
+            replied.bytes = answer;
+            replied.offset = c.bytesOut;
+            report.emit(replied);
+          }
           // The peer reads slower than it writes: stop reading until our replies drain.
           if (!c.write(answer)) c.pause();
           if (report.explaining) {

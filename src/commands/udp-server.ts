@@ -3,8 +3,9 @@
  * arrival time and sender; keeps serving (the tutorial's one-shot is
  * --count 1); --echo answers each datagram with prefix + data.
  */
+import type { DataEvent, ReplyEvent } from "../display/events.ts";
 import type { Reporter } from "../display/output.ts";
-import type { SocketError } from "../runtime/index.ts";
+import type { Endpoint, SocketError } from "../runtime/index.ts";
 import {
   announceListening,
   type CommandContext,
@@ -15,6 +16,10 @@ import {
   runningServer,
   serveUntilStopped,
 } from "./_common.ts";
+
+/** Until the first datagram. */
+const noBytes = new Uint8Array(0);
+const noPeer: Endpoint = { address: "", port: 0, family: "IPv4" };
 
 export interface UdpServerOptions {
   host: string;
@@ -31,6 +36,15 @@ export async function startUdpServer(
 ): Promise<RunningServer> {
   const { address, prefix, tally, done, finished } = await prepareServer(options, ctx, report);
   const replyFailed = (error: SocketError) => report.error(error, hintFor(error, "udp"), false);
+  // One event of each kind, refilled for every datagram (emit() is done with it when it returns).
+  const received: DataEvent = {
+    event: "data",
+    proto: "udp",
+    peer: noPeer,
+    bytes: noBytes,
+    truncated: false,
+  };
+  const replied: ReplyEvent = { event: "reply", proto: "udp", peer: noPeer, bytes: noBytes };
   const socket = await ctx.runtime.bindUdp({
     host: address,
     port: options.port,
@@ -38,15 +52,22 @@ export async function startUdpServer(
       if (options.count && tally.datagrams >= options.count) return;
       tally.datagrams++;
       tally.bytesIn += bytes.byteLength;
-      if (report.showsTraffic)
-        report.emit({ event: "data", proto: "udp", peer: from, bytes, truncated });
+      if (report.showsTraffic) {
+        received.peer = from;
+        received.bytes = bytes;
+        received.truncated = truncated;
+        report.emit(received);
+      }
       if (report.explaining)
         report.explain({ step: "recv", proto: "udp", bytes: bytes.byteLength, peer: from });
       if (options.echo) {
         const answer = concatBytes(prefix, bytes);
         tally.bytesOut += answer.byteLength;
-        if (report.showsTraffic)
-          report.emit({ event: "reply", proto: "udp", peer: from, bytes: answer });
+        if (report.showsTraffic) {
+          replied.peer = from;
+          replied.bytes = answer;
+          report.emit(replied);
+        }
         if (report.explaining)
           report.explain({
             step: "send",

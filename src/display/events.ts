@@ -140,6 +140,10 @@ export type SockEvent =
 /** `time` is epoch milliseconds with a sub-millisecond fraction (for microsecond timestamps). */
 export type Stamped = SockEvent & { role: Role; time: number };
 
+/** What a server emits for every chunk it receives and every reply it sends. */
+export type DataEvent = Extract<SockEvent, { event: "data" }>;
+export type ReplyEvent = Extract<SockEvent, { event: "reply" }>;
+
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** The --json form: stable field names, bytes as length + base64, errors as code + message. */

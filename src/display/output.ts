@@ -173,6 +173,7 @@ export class Output {
   readonly explain: Lang | undefined;
   private readonly out: BatchedStream;
   private readonly err: TextSink;
+  private readonly humanOptions: { quiet: boolean; hex: boolean };
 
   private constructor(
     options: OutputOptions,
@@ -183,6 +184,7 @@ export class Output {
     this.quiet = options.quiet;
     this.hex = options.hex ?? false;
     this.explain = options.explain;
+    this.humanOptions = { quiet: this.quiet, hex: this.hex };
     this.out = new BatchedStream(options.stdout ?? stdoutSink);
     this.err = options.stderr ?? stderrSink;
   }
@@ -206,7 +208,7 @@ export class Output {
       this.out.write(`${toJsonLine(e)}\n`);
       return;
     }
-    const options = { quiet: this.quiet, hex: this.hex };
+    const options = this.humanOptions;
     // Per-chunk lines go straight into the output buffer; demo's labelled lines are built as strings.
     if (!label && (e.event === "data" || e.event === "reply")) {
       if (writeTraffic(e as TrafficEvent, this.colors, options, this.out)) this.out.endLine();
@@ -264,7 +266,10 @@ export class Reporter {
     this.emit({ event: "explain", step: step.step, text: explainText(lang, step) });
   }
 
-  /** Takes ownership of `event`: it is stamped in place (servers emit one per chunk, so no copy). */
+  /**
+   * Stamps `event` in place and prints it before returning, keeping no reference
+   * to it: servers refill one event per connection for every chunk.
+   */
   emit(event: SockEvent): void {
     const stamped = event as Stamped;
     stamped.role = this.role;
