@@ -96,7 +96,6 @@ export async function startTcpServer(
       return {
         data(c, chunk) {
           if (report.showsTraffic) {
-            received.peer = c.remote;
             received.bytes = chunk;
             received.offset = c.bytesIn - chunk.byteLength;
             report.emit(received);
@@ -106,7 +105,6 @@ export async function startTcpServer(
           if (!options.reply) return;
           const answer = concatBytes(prefix, chunk);
           if (report.showsTraffic) {
-            replied.peer = c.remote;
             replied.bytes = answer;
             replied.offset = c.bytesOut;
             report.emit(replied);
