@@ -187,16 +187,23 @@ function cpuTicks(): { total: number; steal: number } | undefined {
  */
 const STEAL_SHARE = new Map<string, number>();
 
-/** utime+stime+cutime+cstime in seconds (children the process waited for included). */
-/** CPU time of a process and its waited-for children: all of it, or only the kernel's part. */
-function cpuSeconds(pid: number, part: CpuPart = "all"): number {
+/** CPU seconds: all of it, and the kernel's part (system calls). */
+interface CpuTime {
+  total: number;
+  system: number;
+}
+
+/** CPU time of a process and the children it waited for (utime+stime+cutime+cstime). */
+function cpuTime(pid: number): CpuTime {
   const stat = readProc(`/proc/${pid}/stat`);
-  if (!stat) return 0;
+  if (!stat) return { total: 0, system: 0 };
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17 → index 11-14
-  const indices = part === "system" ? [12, 14] : [11, 12, 13, 14];
-  const ticks = indices.reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
-  return ticks / CLK_TCK;
+  const [utime = 0, stime = 0, cutime = 0, cstime = 0] = fields.slice(11, 15).map(Number);
+  return {
+    total: (utime + stime + cutime + cstime) / CLK_TCK,
+    system: (stime + cstime) / CLK_TCK,
+  };
 }
 
 function statusKb(pid: number, key: "VmHWM" | "VmRSS" | "RssAnon"): number {
@@ -697,12 +704,13 @@ async function startServer(
   return running;
 }
 
-type CpuPart = "all" | "system";
-
-function serverCpu(s: Running, part: CpuPart = "all"): number {
-  return s.tree
-    ? processTree(s.pid).reduce((sum, pid) => sum + cpuSeconds(pid, part), 0)
-    : cpuSeconds(s.pid, part);
+function serverCpu(s: Running): CpuTime {
+  return (s.tree ? processTree(s.pid) : [s.pid])
+    .map(cpuTime)
+    .reduce((sum, t) => ({ total: sum.total + t.total, system: sum.system + t.system }), {
+      total: 0,
+      system: 0,
+    });
 }
 
 function serverPeakRssMb(s: Running): number {
@@ -973,8 +981,7 @@ interface Contender {
   row: Row;
   launch: Launch;
   server: Running;
-  cpu0: number;
-  systemCpu0: number;
+  cpu0: CpuTime;
   results: LoadResult[];
   done: boolean;
   /** Size of its output file when it was last synced to disk. */
@@ -1003,14 +1010,13 @@ async function finishRow(s: Scenario, c: Contender): Promise<void> {
   const { row, results, server, def } = c;
   c.done = true;
   const cpu1 = serverCpu(server);
-  const systemCpu1 = serverCpu(server, "system");
   row.peakRssMb = serverPeakRssMb(server);
   row.peakAnonMb = server.peakAnonKb / 1024;
   const stopped = await stopServer(server);
   row.serverExit = stopped.exit;
   row.logBytes = stopped.logBytes;
-  row.cpuSeconds = cpu1 - c.cpu0;
-  row.systemCpuSeconds = systemCpu1 - c.systemCpu0;
+  row.cpuSeconds = cpu1.total - c.cpu0.total;
+  row.systemCpuSeconds = cpu1.system - c.cpu0.system;
   row.errors = results.reduce((sum, r) => sum + (r.errors ?? 0), 0);
   const failed = results.find((r) => r.exit !== 0 || r.errors > 0);
   if (failed) {
@@ -1082,8 +1088,7 @@ async function measureScenario(s: Scenario, defs: ServerDef[]): Promise<Row[]> {
         row,
         launch,
         server,
-        cpu0: 0,
-        systemCpu0: 0,
+        cpu0: { total: 0, system: 0 },
         results: [],
         done: false,
         syncedBytes: 0,
@@ -1094,10 +1099,7 @@ async function measureScenario(s: Scenario, defs: ServerDef[]): Promise<Row[]> {
       row.fatal = def.kind === "ref" || def.kind === "sockdemo";
     }
   }
-  for (const c of contenders) {
-    c.cpu0 = serverCpu(c.server);
-    c.systemCpu0 = serverCpu(c.server, "system");
-  }
+  for (const c of contenders) c.cpu0 = serverCpu(c.server);
   const perRound = CFG.duration / CFG.rounds;
   for (let i = 0; i < CFG.rounds; i++) {
     for (const c of contenders) {
