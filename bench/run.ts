@@ -406,6 +406,15 @@ interface ServerDef {
   launch(proto: Proto, prefix: string): Launch | { skip: string };
 }
 
+/** A launcher for one of bench/peers/'s echo scripts: `<runtime> <script> tcp|udp --prefix P`. */
+function echoScript(runtime: () => string, script: string, note: string): ServerDef["launch"] {
+  return (proto, prefix) => ({
+    argv: [runtime(), join(BENCH, "peers", script), proto, "--prefix", prefix],
+    prefix,
+    note,
+  });
+}
+
 /** socat's SYSTEM: command that adds the prefix (in hex: socat splits its address at commas and colons). */
 const PERL_PREFIX = (prefix: string) =>
   `exec perl ${join(BENCH, "peers", "prefix.pl")} ${Buffer.from(prefix).toString("hex")}`;
@@ -534,39 +543,29 @@ const SERVERS: ServerDef[] = [
     label: "node:net / node:dgram echo",
     kind: "peer",
     missing: () => (which("node") ? undefined : "node not installed"),
-    launch: (proto, prefix) => ({
-      argv: [
-        which("node") as string,
-        join(BENCH, "peers", "node-echo.mjs"),
-        proto,
-        "--prefix",
-        prefix,
-      ],
-      prefix,
-      note: "bench/peers/node-echo.mjs",
-    }),
+    launch: echoScript(() => which("node") as string, "node-echo.mjs", "bench/peers/node-echo.mjs"),
   },
   {
     id: "bun-echo",
     label: "bare Bun echo (ceiling for Bun)",
     kind: "ceiling",
     missing: () => undefined,
-    launch: (proto, prefix) => ({
-      argv: [process.execPath, join(BENCH, "peers", "bun-echo.ts"), proto, "--prefix", prefix],
-      prefix,
-      note: "bench/peers/bun-echo.ts: Bun.listen / Bun.udpSocket echo and nothing else; not a target, the most a Bun program can do",
-    }),
+    launch: echoScript(
+      () => process.execPath,
+      "bun-echo.ts",
+      "bench/peers/bun-echo.ts: Bun.listen / Bun.udpSocket echo and nothing else; not a target, the most a Bun program can do",
+    ),
   },
   {
     id: "node-echo-bun",
     label: "node:net / node:dgram echo on Bun (ceiling for the node adapter)",
     kind: "ceiling",
     missing: () => undefined,
-    launch: (proto, prefix) => ({
-      argv: [process.execPath, join(BENCH, "peers", "node-echo.mjs"), proto, "--prefix", prefix],
-      prefix,
-      note: "bench/peers/node-echo.mjs run by Bun: the most any program on Bun's node:net / node:dgram can do, as the bare Bun echo is for Bun.listen",
-    }),
+    launch: echoScript(
+      () => process.execPath,
+      "node-echo.mjs",
+      "bench/peers/node-echo.mjs run by Bun: the most any program on Bun's node:net / node:dgram can do, as the bare Bun echo is for Bun.listen",
+    ),
   },
   {
     id: "python",
