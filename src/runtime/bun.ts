@@ -204,8 +204,9 @@ class BunConnection extends _BaseConnection {
     this.finish(failure);
   }
 
+  /** Only the idle timer reads the time: without one, no clock read per chunk (~40 ns each). */
   private touch(): void {
-    this.lastActive = performance.now();
+    if (this.idleMs > 0) this.lastActive = performance.now();
   }
 
   /**
