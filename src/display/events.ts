@@ -137,7 +137,10 @@ export type SockEvent =
       durationMs: number;
     };
 
-/** `time` is epoch milliseconds with a sub-millisecond fraction (for microsecond timestamps). */
+/**
+ * `time` is epoch milliseconds with a sub-millisecond fraction (for microsecond
+ * timestamps); 0 for an event whose output shows no time (Reporter.emit).
+ */
 export type Stamped = SockEvent & { role: Role; time: number };
 
 /** What a server emits for every chunk it receives and every reply it sends. */

@@ -87,6 +87,14 @@ function addrEnding(peer: Endpoint): string {
   return text;
 }
 
+/**
+ * Whether the human line of `e` shows its time (the start line, UDP data lines).
+ * Other events are stamped only for --json: servers emit two per request, and
+ * reading the clock costs ~40 ns each.
+ */
+export const showsTime = (e: SockEvent): boolean =>
+  e.event === "start" || (e.event === "data" && e.proto === "udp");
+
 const isServerRole = (e: Stamped) => e.role.endsWith("server") || e.role === "demo";
 
 export type TrafficEvent = Stamped & Extract<SockEvent, { event: "data" | "reply" }>;

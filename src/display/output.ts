@@ -17,7 +17,7 @@ import {
 } from "./bytes.ts";
 import { type Role, type SockEvent, type Stamped, toJsonLine } from "./events.ts";
 import { type ExplainStep, explainText, type Lang } from "./explain.ts";
-import { humanLine, type LineWriter, type TrafficEvent, writeTraffic } from "./human.ts";
+import { humanLine, type LineWriter, showsTime, type TrafficEvent, writeTraffic } from "./human.ts";
 
 /** The picocolors formatters sockdemo uses. */
 export interface Colors {
@@ -268,12 +268,13 @@ export class Reporter {
 
   /**
    * Stamps `event` in place and prints it before returning, keeping no reference
-   * to it: servers refill one event per connection for every chunk.
+   * to it: servers refill one event per connection for every chunk. The time is
+   * read only when the output shows it (--json, or showsTime()); else it is 0.
    */
   emit(event: SockEvent): void {
     const stamped = event as Stamped;
     stamped.role = this.role;
-    stamped.time = TIME_ORIGIN + performance.now();
+    stamped.time = this.output.json || showsTime(event) ? TIME_ORIGIN + performance.now() : 0;
     this.output.print(stamped, this.label);
   }
 
