@@ -58,10 +58,33 @@ function randomBuffers(count: number, seed = 0x5eed): Uint8Array[] {
 const ALL_BYTES = Uint8Array.from({ length: 256 }, (_, i) => i);
 const SINGLES = Array.from(ALL_BYTES, (b) => Uint8Array.of(b));
 const RANDOM = randomBuffers(400);
-const SAMPLES = [...SINGLES, ALL_BYTES, ALL_BYTES.slice().reverse(), ...RANDOM];
+/**
+ * Text is copied as is up to its first byte that needs escaping or decides the
+ * quotes: printable text with each such byte at every position, with and without `"`.
+ */
+const TEXTS = ["hello world, this is sockdemo", 'say "hi" to the server'].map(ascii);
+const TEXT_THEN_SPECIAL = TEXTS.flatMap((text) => [
+  text,
+  ...[0x27, 0x22, 0x5c, 0x0a, 0x00, 0x7f, 0xff].flatMap((special) =>
+    Array.from({ length: text.length + 1 }, (_, at) => {
+      const bytes = new Uint8Array(text.length + 1);
+      bytes.set(text.subarray(0, at));
+      bytes[at] = special;
+      bytes.set(text.subarray(at), at + 1);
+      return bytes;
+    }),
+  ),
+]);
+const SAMPLES = [
+  ...SINGLES,
+  ALL_BYTES,
+  ALL_BYTES.slice().reverse(),
+  ...RANDOM,
+  ...TEXT_THEN_SPECIAL,
+];
 
 describe("bytesLiteral is Python's repr(bytes)", () => {
-  test("for each of the 256 byte values, all of them at once, and 400 random buffers", async () => {
+  test("for each of the 256 byte values, all of them at once, 400 random buffers and text with one special byte anywhere", async () => {
     const expected = await python(
       "import sys\nfor line in sys.stdin.read().splitlines():\n    print(repr(bytes.fromhex(line)))",
       SAMPLES.map(hex),
