@@ -9,6 +9,7 @@ import {
   addressTuple,
   bytesLiteral,
   PYTHON_NOW_LIMIT,
+  peerTuple,
   pythonNow,
   writePythonNow,
 } from "../src/display/bytes.ts";
@@ -312,6 +313,59 @@ describe("the UDP server's line, written straight into the output buffer", () =>
       expect(lines[2 * i]?.endsWith(` addr:  ${tuple}`)).toBe(true);
       expect(lines[2 * i + 1]).toBe(`reply: b"Receive: it's" addr:  ${tuple}`);
     });
+  });
+});
+
+describe("a peer whose address the runtime could not read", () => {
+  // A client that resets before its connection is accepted: the runtimes report "" and port 0.
+  const gone = { address: "", port: 0, family: "IPv4" as const };
+  const local = { address: "127.0.0.1", port: 50000, family: "IPv4" as const };
+
+  test("is named as unknown, never shown as the tuple ('', 0)", async () => {
+    let written = "";
+    const sink = {
+      write(text: string) {
+        written += text;
+      },
+      isTTY: false,
+    };
+    const output = await Output.create({
+      json: false,
+      quiet: false,
+      explain: "en",
+      stdout: sink,
+      stderr: sink,
+      env: {},
+    });
+    const report = output.reporter("tcp-server");
+    report.emit({ event: "connection", proto: "tcp", conn: 1, local, peer: gone });
+    report.explain({ step: "accept", peer: gone, local });
+    report.emit({
+      event: "close",
+      proto: "tcp",
+      conn: 1,
+      peer: gone,
+      reason: "reset",
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: 0.1,
+    });
+    await output.flush();
+    const lines = written.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe(
+      "connection from an unknown peer (gone before its address could be read)",
+    );
+    expect(lines[1]).toContain("accept(): an unknown peer (gone before its address could be read)");
+    expect(lines[2]).toStartWith(
+      "an unknown peer (gone before its address could be read) reset by peer;",
+    );
+    expect(written).not.toContain("('', 0)");
+  });
+
+  test("a known address still reads as Python's tuple", () => {
+    expect(peerTuple(local)).toBe("('127.0.0.1', 50000)");
+    expect(peerTuple(gone)).toBe("an unknown peer (gone before its address could be read)");
   });
 });
 

@@ -2,7 +2,7 @@
  * tcp-server: the tutorial's tcp_server.py, for many clients at once. Prints
  * every chunk it receives and answers with prefix + chunk.
  */
-import { addressTuple } from "../display/bytes.ts";
+import { peerTuple } from "../display/bytes.ts";
 import type { DataEvent, ReplyEvent } from "../display/events.ts";
 import type { Reporter } from "../display/output.ts";
 import {
@@ -52,7 +52,7 @@ export async function startTcpServer(
       if (options.maxConns !== undefined && open >= options.maxConns) {
         report.emit({
           event: "notice",
-          message: `refused ${addressTuple(conn.remote)}: --max-conns ${options.maxConns} connections are open`,
+          message: `refused ${peerTuple(conn.remote)}: --max-conns ${options.maxConns} connections are open`,
         });
         conn.destroy();
         return { data() {} };

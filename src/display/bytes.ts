@@ -124,6 +124,20 @@ export function addressTuple(endpoint: Endpoint): string {
     : `(${host}, ${endpoint.port})`;
 }
 
+/**
+ * A peer as lines show it: its address tuple, or `unknown` when the runtime
+ * could not read the address. A client that resets before its connection is
+ * accepted still had one (Python's accept() returns it), but the runtimes ask
+ * getpeername() after accept, which then fails: they report "" and port 0, a
+ * tuple nobody could connect to.
+ */
+export function peerTuple(
+  endpoint: Endpoint,
+  unknown = "an unknown peer (gone before its address could be read)",
+): string {
+  return endpoint.address === "" ? unknown : addressTuple(endpoint);
+}
+
 /** `host:port`, with brackets around IPv6 addresses as in URLs. */
 export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;

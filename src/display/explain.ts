@@ -5,7 +5,7 @@
  */
 
 import type { Endpoint } from "../runtime/types.ts";
-import { addressTuple } from "./bytes.ts";
+import { addressTuple, peerTuple } from "./bytes.ts";
 
 export type Lang = "en" | "ja";
 
@@ -61,7 +61,7 @@ const EN: Sentences = {
   listen: (s) =>
     `listen(${s.backlog}): the kernel now answers connection requests and queues up to ${s.backlog} finished handshakes.`,
   accept: (s) =>
-    `accept(): ${addressTuple(s.peer)} completed the three-way handshake (SYN, SYN-ACK, ACK); it gets its own socket.`,
+    `accept(): ${peerTuple(s.peer)} completed the three-way handshake (SYN, SYN-ACK, ACK); it gets its own socket.`,
   connect: (s) =>
     `connect(${addressTuple(s.peer)}): handshake done (SYN, SYN-ACK, ACK); the kernel chose local port ${s.local.port}.`,
   recv: (s) =>
@@ -96,7 +96,7 @@ const JA: Sentences = {
   listen: (s) =>
     `listen(${s.backlog}): カーネルが接続要求に応え、完了したハンドシェイクを最大 ${s.backlog} 件まで待たせます。`,
   accept: (s) =>
-    `accept(): ${addressTuple(s.peer)} が3ウェイハンドシェイク(SYN, SYN-ACK, ACK)を終えました。この接続専用のソケットができます。`,
+    `accept(): ${peerTuple(s.peer, "不明な相手(アドレスを読む前に切断)")} が3ウェイハンドシェイク(SYN, SYN-ACK, ACK)を終えました。この接続専用のソケットができます。`,
   connect: (s) =>
     `connect(${addressTuple(s.peer)}): ハンドシェイク(SYN, SYN-ACK, ACK)が完了しました。カーネルがローカルポート ${s.local.port} を選びました。`,
   recv: (s) =>

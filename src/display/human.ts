@@ -4,7 +4,7 @@
  * plain sentences for what the tutorial left unsaid.
  */
 import type { CloseReason, Endpoint } from "../runtime/types.ts";
-import { addressTuple, bytesLiteral, hostPort, pythonNow } from "./bytes.ts";
+import { addressTuple, bytesLiteral, hostPort, peerTuple, pythonNow } from "./bytes.ts";
 import type { ProbeOutcome, SockEvent, Stamped } from "./events.ts";
 import { hexDump } from "./hex.ts";
 import type { Colors } from "./output.ts";
@@ -82,7 +82,7 @@ const addrEndings = new Map<number, { address: string; text: string }>();
 function addrEnding(peer: Endpoint): string {
   const cached = addrEndings.get(peer.port);
   if (cached !== undefined && cached.address === peer.address) return cached.text;
-  const text = ` addr:  ${addressTuple(peer)}`;
+  const text = ` addr:  ${peerTuple(peer)}`;
   addrEndings.set(peer.port, { address: peer.address, text });
   return text;
 }
@@ -184,7 +184,7 @@ export function humanLine(e: Stamped, c: Colors, options: HumanOptions): string 
       if (quiet) return undefined;
       return c.dim(
         isServer
-          ? `connection from ${addressTuple(e.peer)}`
+          ? `connection from ${peerTuple(e.peer)}`
           : `connected to ${addressTuple(e.peer)} from ${addressTuple(e.local)}`,
       );
     case "sent": {
@@ -243,7 +243,7 @@ export function humanLine(e: Stamped, c: Colors, options: HumanOptions): string 
             ? FIN_ORDER_WORDS[e.finFirst]
             : CLOSE_WORDS[e.reason];
       const totals = `${count(e.bytesIn, "byte")} in, ${count(e.bytesOut, "byte")} out, ${duration(e.durationMs)}`;
-      return c.dim(`${addressTuple(e.peer)} ${why}; ${totals}`);
+      return c.dim(`${peerTuple(e.peer)} ${why}; ${totals}`);
     }
     case "error":
       // Errors go to stderr separately (see Output); nothing on stdout.
