@@ -1498,14 +1498,6 @@ interface Target {
   outOfReach?: boolean;
 }
 
-/**
- * For the stream with human output: text written per byte echoed (data and
- * reply lines), and the most the row could reach if rendering were free. The
- * bound is the row's own kernel time per GB echoed (system calls: writing
- * that text, and the socket): the one thread doing the echo spends at least
- * that. A dd of zeros was used before, but sustained file writes here ran at
- * 0.36 to 3.7 GB/s from one dd to the next, so one sample told little.
- */
 /** Kernel CPU seconds of the server per GB it echoed. */
 const kernelPerGB = (r: Row | undefined) =>
   r?.systemCpuSeconds !== undefined && r.verifiedTotal
@@ -1522,6 +1514,14 @@ function kernelBoundMbps(s: Scenario, row: Row | undefined): number | undefined 
   return kernel ? 1000 / kernel : undefined;
 }
 
+/**
+ * For the stream with human output: text written per byte echoed (data and
+ * reply lines), and the most the row could reach if rendering were free. The
+ * bound is the row's own kernel time per GB echoed (system calls: writing
+ * that text, and the socket): the one thread doing the echo spends at least
+ * that. A dd of zeros was used before, but sustained file writes here ran at
+ * 0.36 to 3.7 GB/s from one dd to the next, so one sample told little.
+ */
 function textPerByte(s: Scenario, row: Row, ref: Row | undefined, quiet: Row | undefined): string {
   if (s.mode !== "tcp-stream" || !row.logBytes || !row.verifiedTotal) return "";
   const perByte = row.logBytes / row.verifiedTotal;
