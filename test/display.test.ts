@@ -14,7 +14,7 @@ import {
   writePythonNow,
 } from "../src/display/bytes.ts";
 import { type Stamped, toJsonLine } from "../src/display/events.ts";
-import { Output } from "../src/display/output.ts";
+import { Output, type OutputOptions } from "../src/display/output.ts";
 import { killAll, scoped } from "./_cli.ts";
 
 afterAll(killAll);
@@ -32,6 +32,26 @@ async function python(script: string, input: string[]): Promise<string[]> {
     expect({ code: ran.code, stderr: ran.stderr }).toEqual({ code: 0, stderr: "" });
     return ran.lines;
   });
+}
+
+/** Human output (no colors) captured as text; `written()` is what reached stdout so far. */
+async function capturedOutput(options: Partial<OutputOptions> = {}) {
+  let text = "";
+  const sink = {
+    write(chunk: string) {
+      text += chunk;
+    },
+    isTTY: false,
+  };
+  const output = await Output.create({
+    json: false,
+    quiet: false,
+    stdout: sink,
+    stderr: sink,
+    env: {},
+    ...options,
+  });
+  return { output, written: () => text };
 }
 
 /** Deterministic "random" buffers (xorshift32): reproducible failures. */
@@ -277,20 +297,7 @@ describe("the UDP server's line, written straight into the output buffer", () =>
   });
 
   test("data and reply lines: each peer's own address, also when two peers share a port", async () => {
-    let written = "";
-    const sink = {
-      write(text: string) {
-        written += text;
-      },
-      isTTY: false,
-    };
-    const output = await Output.create({
-      json: false,
-      quiet: false,
-      stdout: sink,
-      stderr: sink,
-      env: {},
-    });
+    const { output, written } = await capturedOutput();
     const report = output.reporter("udp-server");
     const peers = [
       { address: "127.0.0.1", port: 40000, family: "IPv4" as const },
@@ -303,7 +310,7 @@ describe("the UDP server's line, written straight into the output buffer", () =>
       report.emit({ event: "reply", proto: "udp", peer, bytes: ascii("Receive: it's") });
     }
     await output.flush();
-    const lines = written.trimEnd().split("\n");
+    const lines = written().trimEnd().split("\n");
     expect(lines).toHaveLength(8);
     peers.forEach((peer, i) => {
       const tuple = addressTuple(peer);
@@ -322,21 +329,7 @@ describe("a peer whose address the runtime could not read", () => {
   const local = { address: "127.0.0.1", port: 50000, family: "IPv4" as const };
 
   test("is named as unknown, never shown as the tuple ('', 0)", async () => {
-    let written = "";
-    const sink = {
-      write(text: string) {
-        written += text;
-      },
-      isTTY: false,
-    };
-    const output = await Output.create({
-      json: false,
-      quiet: false,
-      explain: "en",
-      stdout: sink,
-      stderr: sink,
-      env: {},
-    });
+    const { output, written } = await capturedOutput({ explain: "en" });
     const report = output.reporter("tcp-server");
     report.emit({ event: "connection", proto: "tcp", conn: 1, local, peer: gone });
     report.explain({ step: "accept", peer: gone, local });
@@ -351,7 +344,7 @@ describe("a peer whose address the runtime could not read", () => {
       durationMs: 0.1,
     });
     await output.flush();
-    const lines = written.trimEnd().split("\n");
+    const lines = written().trimEnd().split("\n");
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe(
       "connection from an unknown peer (gone before its address could be read)",
@@ -360,7 +353,7 @@ describe("a peer whose address the runtime could not read", () => {
     expect(lines[2]).toStartWith(
       "an unknown peer (gone before its address could be read) reset by peer;",
     );
-    expect(written).not.toContain("('', 0)");
+    expect(written()).not.toContain("('', 0)");
   });
 
   test("a known address still reads as Python's tuple", () => {
