@@ -1675,14 +1675,21 @@ function evaluate(
       met: ratio === undefined ? undefined : ratio <= 2,
     });
   }
-  const stream = get("tcp-stream", "bin");
+  // Both rows: human output holds the stream to a few tens of MB/s, so only --quiet shows
+  // the memory of an echo at full speed.
+  const streamRows = [
+    { row: get("tcp-stream", "bin"), what: "human output" },
+    { row: get("tcp-stream", "bin-quiet"), what: "--quiet" },
+  ].filter((r): r is { row: Row; what: string } => r.row !== undefined);
   targets.push({
-    what: "sockdemo binary peak RSS under stream load",
+    what: "sockdemo binary peak RSS under stream load (human output and --quiet)",
     goal: "≤ 60 MB",
-    measured: stream
-      ? `${fmt(stream.peakRssMb, 1)} MB (anonymous memory: at most ${fmt(stream.peakAnonMb, 1)} MB, sampled every 250 ms; the rest is the executable's own pages)`
+    measured: streamRows.length
+      ? `${streamRows.map(({ row, what }) => `${fmt(row.peakRssMb, 1)} MB with ${what} at ${fmt(row.throughput, 0)} MB/s (anonymous memory at most ${fmt(row.peakAnonMb, 1)} MB)`).join("; ")}; sampled every 250 ms, the rest is the executable's own pages`
       : "not measured",
-    met: stream ? (stream.peakRssMb ?? 0) <= 60 : undefined,
+    met: streamRows.length
+      ? streamRows.every(({ row }) => (row.peakRssMb ?? Number.POSITIVE_INFINITY) <= 60)
+      : undefined,
   });
   const idleBin = idle.find((r) => r.server === "bin" && r.status === "ok");
   targets.push({
