@@ -121,7 +121,7 @@ export function writeTraffic(
   if (e.event === "data" && !isServer) return false;
   if (e.event === "data") {
     // The tutorial's UDP server prefixes each datagram with its arrival time.
-    if (e.proto === "udp") {
+    if (showsTime(e)) {
       w.text("at ");
       w.time(e.time);
       w.text(" ");
