@@ -171,6 +171,8 @@ interface SideHooks {
   expect?: PseudoRandomBytes;
   /** Keep copies of the received chunks (small transfers only). */
   keep?: boolean;
+  /** release() every chunk once the hooks are done with it, as tcp-server does. */
+  release?: boolean;
   data?(conn: TcpConnection, chunk: Uint8Array): void;
   drain?(conn: TcpConnection): void;
   end?(conn: TcpConnection): void;
@@ -222,6 +224,7 @@ class Side implements TcpEvents {
       return false;
     });
     this.hooks.data?.(conn, chunk);
+    if (this.hooks.release) conn.release(chunk);
   }
 
   drain(conn: TcpConnection): void {
@@ -263,32 +266,48 @@ class Side implements TcpEvents {
   }
 }
 
-/** Write `total` bytes of `source` in `chunk`-sized writes, waiting for `drain` when asked to. */
+/**
+ * Write `total` bytes of `source` in `chunk`-sized writes, waiting for `drain` when asked to;
+ * with `release`, each write is released right after it, queued or not.
+ */
 async function send(
   conn: TcpConnection,
   side: Side,
   source: PseudoRandomBytes,
   total: number,
-  chunk = 256 * KiB,
+  { chunk = 256 * KiB, release = false } = {},
 ): Promise<void> {
   for (let sent = 0; sent < total; ) {
     if (side.closed.settled) throw new Error(`connection closed after sending ${sent} bytes`);
     const n = Math.min(chunk, total - sent);
     sent += n;
-    if (!conn.write(source.take(n))) await side.nextDrain();
+    const bytes = source.take(n);
+    const below = conn.write(bytes);
+    if (release) conn.release(bytes);
+    if (!below) await side.nextDrain();
   }
 }
 
 /** The echo server of the brief: it stops reading while its replies cannot leave. */
-function echoSide(): Side {
+function echoSide(release = false): Side {
   return new Side({
     data(c, chunk) {
       if (!c.write(chunk)) c.pause();
     },
     drain: (c) => c.resume(),
     end: (c) => c.end(),
+    release,
   });
 }
+
+/**
+ * The bulk tests run as is and with every chunk released once done with, read
+ * or written, while much of it is still queued: release() must never lose a byte.
+ */
+const RELEASING = [
+  { release: false, how: "" },
+  { release: true, how: ", releasing every chunk" },
+] as const;
 
 /** Expect a SocketError with this code and operation whose message names the target. */
 function expectSocketError(
@@ -485,66 +504,20 @@ export function contractSuite(
     });
 
     describe("bulk transfer and backpressure", () => {
-      test("100 MB echo: every byte back in order; eof on both sides", async () => {
-        const TOTAL = 100 * MiB;
-        const server = await serve("127.0.0.1", echoSide);
-        const client = new Side({ expect: new PseudoRandomBytes(42) });
-        const conn = await dial("127.0.0.1", server.port, client);
-        await within(send(conn, client, new PseudoRandomBytes(42), TOTAL), 20_000, "send 100 MB");
-        conn.end();
-        const serverSide = await within(server.first, 1000, "accept");
-        const [atClient, atServer] = await within(
-          Promise.all([client.closed.promise, serverSide.closed.promise]),
-          20_000,
-          "both sides closed",
-        );
-        expect(client.mismatchAt).toBe(-1);
-        expect(client.received).toBe(TOTAL);
-        expect(atClient).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
-        expect(atServer).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
-        expect(client.order.slice(-2)).toEqual(["end", "close"]);
-        expect(client.dataAfterEnd).toBe(0);
-      }, 45_000);
-
-      test("a peer that does not read: the echo server's queue stays bounded, then every byte arrives", async () => {
-        const TOTAL = 64 * MiB;
-        // High-water mark (256 KiB) plus one read (Bun reads up to 512 KiB); observed ≤ 700 KB.
-        const BOUND = 2 * MiB;
-        const server = await serve("127.0.0.1", echoSide);
-        const client = new Side({ expect: new PseudoRandomBytes(9) });
-        const conn = await dial("127.0.0.1", server.port, client);
-        conn.pause();
-        // Write everything at once, ignoring backpressure: the client's own queue holds it.
-        const source = new PseudoRandomBytes(9);
-        for (let sent = 0; sent < TOTAL; sent += MiB) conn.write(source.take(MiB));
-        const serverSide = await within(server.first, 1000, "accept");
-        const serverConn = serverSide.conn as TcpConnection;
-
-        // Watch until the server stops receiving (the pipeline is full).
-        let maxQueued = 0;
-        let lastIn = -1;
-        let stillSince = Date.now();
-        const started = Date.now();
-        while (Date.now() - stillSince < 300 && Date.now() - started < 8000) {
-          maxQueued = Math.max(maxQueued, serverConn.queuedBytes);
-          if (serverConn.bytesIn !== lastIn) {
-            lastIn = serverConn.bytesIn;
-            stillSince = Date.now();
-          }
-          await sleep(5);
-        }
-        const stalledAt = serverConn.bytesIn;
-        expect(stalledAt).toBeLessThan(TOTAL); // it really stopped reading
-        expect(stalledAt).toBeGreaterThan(0);
-        expect(maxQueued).toBeLessThanOrEqual(BOUND);
-        expect(serverConn.queuedBytes).toBeLessThanOrEqual(BOUND);
-
-        conn.resume();
-        conn.end();
-        const sampler = setInterval(() => {
-          maxQueued = Math.max(maxQueued, serverConn.queuedBytes);
-        }, 5);
-        try {
+      test.each(RELEASING)(
+        "100 MB echo: every byte back in order; eof on both sides$how",
+        async ({ release }) => {
+          const TOTAL = 100 * MiB;
+          const server = await serve("127.0.0.1", () => echoSide(release));
+          const client = new Side({ expect: new PseudoRandomBytes(42), release });
+          const conn = await dial("127.0.0.1", server.port, client);
+          await within(
+            send(conn, client, new PseudoRandomBytes(42), TOTAL, { release }),
+            20_000,
+            "send 100 MB",
+          );
+          conn.end();
+          const serverSide = await within(server.first, 1000, "accept");
           const [atClient, atServer] = await within(
             Promise.all([client.closed.promise, serverSide.closed.promise]),
             20_000,
@@ -554,11 +527,73 @@ export function contractSuite(
           expect(client.received).toBe(TOTAL);
           expect(atClient).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
           expect(atServer).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
-        } finally {
-          clearInterval(sampler);
-        }
-        expect(maxQueued).toBeLessThanOrEqual(BOUND);
-      }, 40_000);
+          expect(client.order.slice(-2)).toEqual(["end", "close"]);
+          expect(client.dataAfterEnd).toBe(0);
+        },
+        45_000,
+      );
+
+      test.each(RELEASING)(
+        "a peer that does not read: the echo server's queue stays bounded, then every byte arrives$how",
+        async ({ release }) => {
+          const TOTAL = 64 * MiB;
+          // High-water mark (256 KiB) plus one read (Bun reads up to 512 KiB); observed ≤ 700 KB.
+          const BOUND = 2 * MiB;
+          const server = await serve("127.0.0.1", () => echoSide(release));
+          const client = new Side({ expect: new PseudoRandomBytes(9), release });
+          const conn = await dial("127.0.0.1", server.port, client);
+          conn.pause();
+          // Write everything at once, ignoring backpressure: the client's own queue holds it.
+          const source = new PseudoRandomBytes(9);
+          for (let sent = 0; sent < TOTAL; sent += MiB) {
+            const bytes = source.take(MiB);
+            conn.write(bytes);
+            if (release) conn.release(bytes);
+          }
+          const serverSide = await within(server.first, 1000, "accept");
+          const serverConn = serverSide.conn as TcpConnection;
+
+          // Watch until the server stops receiving (the pipeline is full).
+          let maxQueued = 0;
+          let lastIn = -1;
+          let stillSince = Date.now();
+          const started = Date.now();
+          while (Date.now() - stillSince < 300 && Date.now() - started < 8000) {
+            maxQueued = Math.max(maxQueued, serverConn.queuedBytes);
+            if (serverConn.bytesIn !== lastIn) {
+              lastIn = serverConn.bytesIn;
+              stillSince = Date.now();
+            }
+            await sleep(5);
+          }
+          const stalledAt = serverConn.bytesIn;
+          expect(stalledAt).toBeLessThan(TOTAL); // it really stopped reading
+          expect(stalledAt).toBeGreaterThan(0);
+          expect(maxQueued).toBeLessThanOrEqual(BOUND);
+          expect(serverConn.queuedBytes).toBeLessThanOrEqual(BOUND);
+
+          conn.resume();
+          conn.end();
+          const sampler = setInterval(() => {
+            maxQueued = Math.max(maxQueued, serverConn.queuedBytes);
+          }, 5);
+          try {
+            const [atClient, atServer] = await within(
+              Promise.all([client.closed.promise, serverSide.closed.promise]),
+              20_000,
+              "both sides closed",
+            );
+            expect(client.mismatchAt).toBe(-1);
+            expect(client.received).toBe(TOTAL);
+            expect(atClient).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
+            expect(atServer).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
+          } finally {
+            clearInterval(sampler);
+          }
+          expect(maxQueued).toBeLessThanOrEqual(BOUND);
+        },
+        40_000,
+      );
     });
 
     describe("half-close (FIN)", () => {
@@ -783,7 +818,7 @@ export function contractSuite(
 
     describe("listener close", () => {
       test("close() stops accepting but leaves open connections working", async () => {
-        const server = await serve("127.0.0.1", echoSide);
+        const server = await serve("127.0.0.1", () => echoSide());
         const client = new Side({ keep: true });
         const conn = await dial("127.0.0.1", server.port, client);
         await within(server.first, 1000, "accept");

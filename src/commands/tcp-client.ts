@@ -68,6 +68,8 @@ export async function runTcpClient(
           report.emit({ event: "data", proto: "tcp", peer: c.remote, bytes: chunk, offset });
         }
         report.explain({ step: "recv", proto: "tcp", bytes: chunk.byteLength, peer: c.remote });
+        // Shown and done with (a one-shot keeps its chunks for the whole reply).
+        if (interactive) c.release(chunk);
       },
       drain: () => wakeWriter?.(),
       end() {

@@ -102,7 +102,10 @@ export async function startTcpServer(
           }
           if (report.explaining)
             report.explain({ step: "recv", proto: "tcp", bytes: chunk.byteLength, peer: c.remote });
-          if (!options.reply) return;
+          if (!options.reply) {
+            c.release(chunk);
+            return;
+          }
           const answer = concatBytes(prefix, chunk);
           if (report.showsTraffic) {
             replied.bytes = answer;
@@ -121,6 +124,10 @@ export async function startTcpServer(
               queued,
             });
           }
+          // Done with both: under a stream, freeing them now rather than at the next
+          // collection holds the server's memory down (the adapter keeps what is still queued).
+          c.release(chunk);
+          if (answer !== chunk) c.release(answer);
         },
         drain: (c) => c.resume(),
         // The client is done sending; finish our replies, then close our side too.

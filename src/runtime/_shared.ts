@@ -138,6 +138,9 @@ export abstract class _BaseConnection implements TcpConnection {
   abstract pause(): void;
   abstract resume(): void;
 
+  /** The collector frees them; an adapter that can do better overrides this. */
+  release(_bytes: Uint8Array): void {}
+
   protected received(chunk: Uint8Array): void {
     this.bytesIn += chunk.byteLength;
     this.events?.data(this, chunk);

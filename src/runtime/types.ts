@@ -91,6 +91,14 @@ export interface TcpConnection {
    * Nothing is copied, as with node:net: do not modify `bytes` afterwards.
    */
   write(bytes: Uint8Array): boolean;
+  /**
+   * The caller is done with `bytes`: a chunk `data` gave it, or bytes it
+   * passed to `write()`. The adapter may free their memory now instead of at
+   * the next garbage collection; bytes still queued for writing are kept.
+   * Do not touch `bytes` (or another view of their buffer) afterwards. A hint:
+   * the node adapter leaves them to the collector.
+   */
+  release(bytes: Uint8Array): void;
   /** Bytes accepted by `write()` but not yet handed to the kernel. */
   readonly queuedBytes: number;
   /** Half-close: send FIN once every queued byte has been written. Idempotent. */
