@@ -32,9 +32,10 @@ const COMPILE_FLAGS = [
   "--compile",
   "--minify",
   "--bytecode",
-  // JavaScriptCore's small-heap mode: garbage (every chunk a server reads is a fresh
-  // buffer) is collected sooner. Peak RSS under a 2 GB/s echo stream 92 -> 80 MB,
-  // ping-pong 60 -> 55 MB, throughput unchanged (bench/RESULTS.md).
+  // JavaScriptCore's small-heap mode: garbage is collected sooner. 64-connection
+  // ping-pong peak RSS 57-58 -> 54-55 MB, CPU per request unchanged. Under an
+  // echo stream it no longer matters (48-51 MB either way): the servers free
+  // each read chunk once echoed (release() in src/runtime/bun.ts).
   "--compile-exec-argv=--smol",
   // A downloaded binary must not pick up .env or bunfig.toml from whatever folder it runs in.
   "--no-compile-autoload-dotenv",
