@@ -594,6 +594,38 @@ export function contractSuite(
         },
         40_000,
       );
+
+      test("bytes queued on one connection survive release() through another", async () => {
+        const TOTAL = 32 * MiB;
+        const server = await serve(
+          "127.0.0.1",
+          () => new Side({ expect: new PseudoRandomBytes(77) }),
+        );
+        const other = await dial("127.0.0.1", server.port, new Side());
+        await within(server.first, 1000, "accept the other connection");
+        const conn = await dial("127.0.0.1", server.port, new Side());
+        await within(
+          (async () => {
+            while (server.sides.length < 2) await sleep(5);
+          })(),
+          1000,
+          "accept the writing connection",
+        );
+        const receiver = server.sides[1] as Side;
+        (receiver.conn as TcpConnection).pause();
+        // More than the kernel's buffers hold: most of it waits in conn's queue.
+        const source = new PseudoRandomBytes(77);
+        for (let sent = 0; sent < TOTAL; sent += MiB) {
+          const bytes = source.take(MiB);
+          conn.write(bytes);
+          other.release(bytes);
+        }
+        expect(conn.queuedBytes).toBeGreaterThan(0);
+        (receiver.conn as TcpConnection).resume();
+        await within(receiver.bytes(TOTAL), 10_000, "every byte at the receiver");
+        expect(receiver.mismatchAt).toBe(-1);
+        expect(receiver.received).toBe(TOTAL);
+      }, 20_000);
     });
 
     describe("half-close (FIN)", () => {

@@ -69,6 +69,23 @@ function collectReadBuffers(bytes: number): void {
 
 type Detachable = ArrayBufferLike & { transfer?: (length: number) => ArrayBuffer };
 
+/**
+ * Buffers with bytes still waiting to be written, on any socket of this
+ * process, counted per queued view: release() never frees them, also when a
+ * chunk read on one connection waits in another's queue.
+ */
+const waitingToBeWritten = new WeakMap<ArrayBufferLike, number>();
+
+function holdUntilWritten(bytes: Uint8Array): void {
+  waitingToBeWritten.set(bytes.buffer, (waitingToBeWritten.get(bytes.buffer) ?? 0) + 1);
+}
+
+function doneWriting(bytes: Uint8Array): void {
+  const left = (waitingToBeWritten.get(bytes.buffer) ?? 1) - 1;
+  if (left > 0) waitingToBeWritten.set(bytes.buffer, left);
+  else waitingToBeWritten.delete(bytes.buffer);
+}
+
 // --- TCP ---
 
 /**
@@ -112,14 +129,18 @@ class BunConnection extends _BaseConnection {
       const written = this.writeNow(bytes);
       if (written === bytes.byteLength) return true;
       // No copy: like node:net, the caller hands the bytes over (Bun gives each chunk its own buffer).
-      this.queue.push(bytes.subarray(written));
-      this.queued = bytes.byteLength - written;
+      this.enqueue(bytes.subarray(written));
     } else {
-      this.queue.push(bytes);
-      this.queued += bytes.byteLength;
+      this.enqueue(bytes);
     }
     if (this.queued >= _HIGH_WATER_MARK) this.wasAboveMark = true;
     return this.queued < _HIGH_WATER_MARK;
+  }
+
+  private enqueue(bytes: Uint8Array): void {
+    holdUntilWritten(bytes);
+    this.queue.push(bytes);
+    this.queued += bytes.byteLength;
   }
 
   /**
@@ -152,6 +173,7 @@ class BunConnection extends _BaseConnection {
         return;
       }
       this.queue.shift();
+      doneWriting(head);
     }
     if (this.wasAboveMark) {
       this.wasAboveMark = false;
@@ -165,8 +187,7 @@ class BunConnection extends _BaseConnection {
     const buffer = bytes.buffer as Detachable;
     // Only a buffer of its own: a pooled Buffer shares one with unrelated bytes.
     if (bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength) return;
-    for (const queued of this.queue) if (queued.buffer === buffer) return;
-    buffer.transfer?.(0);
+    if (!waitingToBeWritten.has(buffer)) buffer.transfer?.(0);
   }
 
   end(): void {
@@ -193,7 +214,7 @@ class BunConnection extends _BaseConnection {
 
   destroy(): void {
     this.closeReason ??= "local";
-    this.queue.length = 0;
+    for (const dropped of this.queue.splice(0)) doneWriting(dropped);
     this.queued = 0;
     this.socket.terminate();
   }
@@ -428,13 +449,18 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     host?: string,
     port?: number,
   ): Promise<void> => {
-    for (;;) {
-      await new Promise<void>((wake) => waitingForDrain.push(wake));
-      try {
-        if (sendNow(bytes, host, port)) return;
-      } catch (error) {
-        throw _toSocketError(error, "send", dest);
+    holdUntilWritten(bytes);
+    try {
+      for (;;) {
+        await new Promise<void>((wake) => waitingForDrain.push(wake));
+        try {
+          if (sendNow(bytes, host, port)) return;
+        } catch (error) {
+          throw _toSocketError(error, "send", dest);
+        }
       }
+    } finally {
+      doneWriting(bytes);
     }
   };
   udpSocket = {

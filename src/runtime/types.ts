@@ -94,7 +94,8 @@ export interface TcpConnection {
   /**
    * The caller is done with `bytes`: a chunk `data` gave it, or bytes it
    * passed to `write()`. The adapter may free their memory now instead of at
-   * the next garbage collection; bytes still queued for writing are kept.
+   * the next garbage collection; bytes still waiting to be written, on this
+   * or any other socket, are kept.
    * Do not touch `bytes` (or another view of their buffer) afterwards. A hint:
    * the node adapter leaves them to the collector.
    */
