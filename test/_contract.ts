@@ -309,6 +309,19 @@ const RELEASING = [
   { release: true, how: ", releasing every chunk" },
 ] as const;
 
+/** Both sides closed normally, and the client got back all `total` bytes it sent, in order. */
+async function expectWholeEcho(client: Side, server: Side, total: number): Promise<void> {
+  const [atClient, atServer] = await within(
+    Promise.all([client.closed.promise, server.closed.promise]),
+    20_000,
+    "both sides closed",
+  );
+  expect(client.mismatchAt).toBe(-1);
+  expect(client.received).toBe(total);
+  expect(atClient).toEqual({ reason: "eof", bytesIn: total, bytesOut: total });
+  expect(atServer).toEqual({ reason: "eof", bytesIn: total, bytesOut: total });
+}
+
 /** Expect a SocketError with this code and operation whose message names the target. */
 function expectSocketError(
   error: unknown,
@@ -518,15 +531,7 @@ export function contractSuite(
           );
           conn.end();
           const serverSide = await within(server.first, 1000, "accept");
-          const [atClient, atServer] = await within(
-            Promise.all([client.closed.promise, serverSide.closed.promise]),
-            20_000,
-            "both sides closed",
-          );
-          expect(client.mismatchAt).toBe(-1);
-          expect(client.received).toBe(TOTAL);
-          expect(atClient).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
-          expect(atServer).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
+          await expectWholeEcho(client, serverSide, TOTAL);
           expect(client.order.slice(-2)).toEqual(["end", "close"]);
           expect(client.dataAfterEnd).toBe(0);
         },
@@ -578,15 +583,7 @@ export function contractSuite(
             maxQueued = Math.max(maxQueued, serverConn.queuedBytes);
           }, 5);
           try {
-            const [atClient, atServer] = await within(
-              Promise.all([client.closed.promise, serverSide.closed.promise]),
-              20_000,
-              "both sides closed",
-            );
-            expect(client.mismatchAt).toBe(-1);
-            expect(client.received).toBe(TOTAL);
-            expect(atClient).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
-            expect(atServer).toEqual({ reason: "eof", bytesIn: TOTAL, bytesOut: TOTAL });
+            await expectWholeEcho(client, serverSide, TOTAL);
           } finally {
             clearInterval(sampler);
           }
