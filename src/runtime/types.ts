@@ -177,7 +177,9 @@ export interface UdpSocket {
   /**
    * Send one datagram. Rejects with EMSGSIZE above the family's maximum
    * payload (65507 bytes for IPv4, 65527 for IPv6). `to` is required
-   * unless the socket was bound with `connect`.
+   * unless the socket was bound with `connect`. When the kernel has no room
+   * for it yet, it waits in a queue: datagrams leave in the order send() and
+   * reply() were called, and the promise resolves once this one has left.
    */
   send(bytes: Uint8Array, to?: { host: string; port: number }): Promise<void>;
   /**
