@@ -393,7 +393,8 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
   /**
    * Datagrams the kernel had no room for yet, in the order they were sent.
    * Bun's send() does not queue, so a later datagram must not be tried while
-   * earlier ones wait, and close() waits for them (node:dgram does both).
+   * earlier ones wait (node:dgram keeps them in order too), and close() waits
+   * for them, as the node adapter's does.
    * Retrying each datagram on its own after drain, as this adapter once did,
    * sent datagram 50 right after 4 on a rate-limited loopback, and close()
    * returned with 277 of 300 never sent (test/udp-pressure.test.ts).
