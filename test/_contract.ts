@@ -57,13 +57,13 @@ const HOSTS = [
 
 // --- small helpers (no sockets) ---
 
-interface Deferred<T> {
+export interface Deferred<T> {
   promise: Promise<T>;
   resolve(value: T): void;
   settled: boolean;
 }
 
-function deferred<T>(): Deferred<T> {
+export function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
   const d: Deferred<T> = {
     promise: new Promise<T>((r) => {
@@ -81,7 +81,7 @@ function deferred<T>(): Deferred<T> {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** `promise`, or a rejection naming `what` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);

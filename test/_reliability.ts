@@ -96,6 +96,32 @@ export async function waitUntil<T>(
   }
 }
 
+// --- tools and network namespaces (root) ---
+
+/** Whether `tool` is on PATH. */
+export const hasTool = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
+
+/** Run a command to completion, throwing with its stderr on failure (ip, tc). */
+export function mustRun(...argv: string[]): void {
+  const result = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${argv.join(" ")}: ${result.stderr.trim()}`);
+}
+
+/**
+ * Delete the namespaces a killed run left: named `<prefix><pid>...` after the
+ * test process that made them, whose pid is gone.
+ */
+export function removeStaleNamespaces(prefix: string): void {
+  const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  const stale = new RegExp(`^(${prefix}(\\d+)\\S*)`);
+  for (const line of listed.split("\n")) {
+    const match = stale.exec(line);
+    if (match && !existsSync(`/proc/${match[2]}`)) {
+      spawnSync("ip", ["netns", "del", match[1] as string]);
+    }
+  }
+}
+
 // --- processes ---
 
 const live = new Set<Bun.Subprocess>();

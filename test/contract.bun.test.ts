@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { bunRuntime } from "../src/runtime/bun.ts";
 import type { TcpConnection, TcpListener } from "../src/runtime/types.ts";
-import { contractSuite } from "./_contract.ts";
+import { contractSuite, deferred, within } from "./_contract.ts";
 
 // Known gaps (ContractGap): none. Add one here by name, e.g. ["udp-icmp"], never delete a test.
 contractSuite(bunRuntime, []);
@@ -21,10 +21,7 @@ describe("bun adapter: release() frees a large chunk of its own at once", () => 
     // What the server saw of each chunk it read, before and after releasing it.
     const lengths: { before: number; after: number }[] = [];
     let receivedTotal = 0;
-    let allArrived: () => void = () => {};
-    const arrived = new Promise<void>((resolve) => {
-      allArrived = resolve;
-    });
+    const arrived = deferred<void>();
     const listener: TcpListener = await bunRuntime.listenTcp({
       host: "127.0.0.1",
       port: 0,
@@ -36,7 +33,7 @@ describe("bun adapter: release() frees a large chunk of its own at once", () => 
             c.release(chunk);
             lengths.push({ before, after: chunk.byteLength });
             receivedTotal += before;
-            if (receivedTotal === CHUNK + 100 + 200) allArrived();
+            if (receivedTotal === CHUNK + 100 + 200) arrived.resolve();
           },
         };
       },
@@ -62,13 +59,7 @@ describe("bun adapter: release() frees a large chunk of its own at once", () => 
     expect(shared.byteLength).toBe(200);
     expect(shared.buffer.byteLength).toBe(2 * CHUNK);
 
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      arrived,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timed out waiting for the bytes")), 5000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await within(arrived.promise, 5000, "the bytes at the server");
     // Each read chunk of 16 KiB or more was freed by release(); smaller ones were left.
     expect(lengths.length).toBeGreaterThan(0);
     for (const { before, after } of lengths) expect(after).toBe(before >= 16 * 1024 ? 0 : before);

@@ -22,8 +22,11 @@ import {
   BINARY,
   checkBinary,
   cliEnv,
+  hasTool,
+  mustRun,
   reapAll,
   removeDir,
+  removeStaleNamespaces,
   run,
   runCli,
   startServer,
@@ -42,14 +45,13 @@ afterEach(reapAll);
 afterAll(() => removeDir(dir));
 
 const isRoot = process.getuid?.() === 0;
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const ipv6 = existsSync("/proc/net/if_inet6");
 
 /** An unprivileged way to run a command, when we are root; undefined if there is none. */
 function asNobody(): string[] | undefined {
   if (!isRoot) return [];
-  if (has("setpriv")) return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-  if (has("runuser")) return ["runuser", "-u", "nobody", "--"];
+  if (hasTool("setpriv")) return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+  if (hasTool("runuser")) return ["runuser", "-u", "nobody", "--"];
   return undefined;
 }
 
@@ -124,26 +126,11 @@ for (const adapter of ADAPTERS) {
 
 const netnsReason = !isRoot
   ? "not root: creating network namespaces needs CAP_SYS_ADMIN"
-  : !has("ip")
+  : !hasTool("ip")
     ? "the ip command (iproute2) is not installed"
     : undefined;
 
-/** `ip ...`, throwing with its stderr on failure. */
-function ip(...args: string[]): void {
-  const result = spawnSync("ip", args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`ip ${args.join(" ")}: ${result.stderr.trim()}`);
-}
-
-/** Namespaces left by a run of this suite that was killed: their owner pid is gone. */
-function removeStaleNamespaces(): void {
-  const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
-  for (const line of listed.split("\n")) {
-    const match = /^(sdrel(\d+)[ab]\d?)\b/.exec(line);
-    if (match && !existsSync(`/proc/${match[2]}`)) {
-      spawnSync("ip", ["netns", "del", match[1] as string]);
-    }
-  }
-}
+const ip = (...args: string[]) => mustRun("ip", ...args);
 
 interface Hosts {
   a: string;
@@ -204,7 +191,7 @@ function removeHosts(): void {
 describe("two hosts (network namespaces)", () => {
   beforeAll(() => {
     if (netnsReason) log(`SKIPPED two-host tests: ${netnsReason}`);
-    else removeStaleNamespaces();
+    else removeStaleNamespaces("sdrel");
   });
   // Processes first (they keep a namespace alive), then the namespaces.
   afterEach(async () => {

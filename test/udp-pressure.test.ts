@@ -13,9 +13,19 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ADAPTERS, HELPERS, reapAll, run, spawnTracked, within } from "./_reliability.ts";
+import {
+  ADAPTERS,
+  collect,
+  HELPERS,
+  hasTool,
+  mustRun,
+  reapAll,
+  removeStaleNamespaces,
+  run,
+  spawnTracked,
+  waitUntil,
+} from "./_reliability.ts";
 
 const log = (...parts: unknown[]) => console.log("[udp-pressure]", ...parts);
 
@@ -23,40 +33,23 @@ const COUNT = 300;
 const SIZE = 60_000;
 const RATE_BITS = 200e6;
 
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const skipReason =
   process.getuid?.() !== 0
     ? "not root: creating a network namespace needs CAP_SYS_ADMIN"
-    : !has("ip") || !has("tc")
+    : !hasTool("ip") || !hasTool("tc")
       ? "ip or tc (iproute2) is not installed"
       : undefined;
 
 const namespace = `sdudp${process.pid}`;
 
-/** `ip`/`tc` ..., throwing with its stderr on failure. */
-function must(...args: string[]): void {
-  const result = spawnSync(args[0] as string, args.slice(1), { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${args.join(" ")}: ${result.stderr.trim()}`);
-}
-
-/** Namespaces left by a run of this suite that was killed: their owner pid is gone. */
-function removeStaleNamespaces(): void {
-  const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
-  for (const line of listed.split("\n")) {
-    const match = /^(sdudp(\d+))\b/.exec(line);
-    if (match && !existsSync(`/proc/${match[2]}`))
-      spawnSync("ip", ["netns", "del", match[1] as string]);
-  }
-}
-
 describe("UDP with the kernel's send buffer full (rate-limited loopback in a network namespace)", () => {
   beforeAll(() => {
     if (skipReason) return log(`SKIPPED: ${skipReason}`);
-    removeStaleNamespaces();
-    must("ip", "netns", "add", namespace);
-    must("ip", "-n", namespace, "link", "set", "lo", "up");
+    removeStaleNamespaces("sdudp");
+    mustRun("ip", "netns", "add", namespace);
+    mustRun("ip", "-n", namespace, "link", "set", "lo", "up");
     // The queue (limit) holds far more than a socket's send buffer: datagrams wait, none is dropped.
-    must(
+    mustRun(
       "tc",
       ...["-n", namespace, "qdisc", "add", "dev", "lo", "root"],
       ...["tbf", "rate", "200mbit", "burst", "64kb", "limit", "20mb"],
@@ -78,20 +71,19 @@ describe("UDP with the kernel's send buffer full (rate-limited loopback in a net
             env: { ...process.env } as Record<string, string>,
           },
         );
-        const lines = (async function* () {
-          let text = "";
-          for await (const chunk of sink.stdout) {
-            text += new TextDecoder().decode(chunk);
-            let newline = text.indexOf("\n");
-            while (newline !== -1) {
-              yield text.slice(0, newline);
-              text = text.slice(newline + 1);
-              newline = text.indexOf("\n");
-            }
-          }
-        })();
-        const first = await within(lines.next(), 10_000, "the sink's port");
-        const { port } = JSON.parse(first.value as string) as { port: number };
+        const sinkOut = collect(sink.stdout);
+        /** The sink's line `n` (from 0), once complete. */
+        const sinkLine = (n: number, what: string) =>
+          waitUntil(
+            () => {
+              const lines = sinkOut.text().split("\n");
+              return lines.length > n + 1 ? (lines[n] as string) : undefined;
+            },
+            10_000,
+            what,
+          );
+        const first = await sinkLine(0, "the sink's port");
+        const { port } = JSON.parse(first) as { port: number };
 
         const burst = await run(
           [
@@ -112,8 +104,7 @@ describe("UDP with the kernel's send buffer full (rate-limited loopback in a net
           failures: string[];
           closeMs: number;
         };
-        const second = await within(lines.next(), 10_000, "the sink's report");
-        const received = JSON.parse(second.value as string) as {
+        const received = JSON.parse(await sinkLine(1, "the sink's report")) as {
           sequence: number[];
           exact: boolean[];
         };
