@@ -409,6 +409,9 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     holdUntilWritten(bytes);
     waiting.push({ bytes, to, settle });
   };
+  /** Whether the datagram went at once; false: it must queue behind those waiting, or the kernel is full. */
+  const sentAtOnce = (bytes: Uint8Array, host?: string, port?: number): boolean =>
+    waiting.length === 0 && sendNow(bytes, host, port);
   /** From `drain`: send the waiting datagrams in order, until the kernel is full again. */
   const sendWaiting = (): void => {
     while (waiting.length > 0) {
@@ -487,12 +490,10 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
     send(bytes, to) {
       const dest = to ?? options.connect;
       if (bytes.byteLength > MAX_UDP_PAYLOAD[family]) return Promise.reject(_tooBig(dest));
-      if (waiting.length === 0) {
-        try {
-          if (sendNow(bytes, to?.host, to?.port)) return SENT;
-        } catch (error) {
-          return Promise.reject(_toSocketError(error, "send", dest));
-        }
+      try {
+        if (sentAtOnce(bytes, to?.host, to?.port)) return SENT;
+      } catch (error) {
+        return Promise.reject(_toSocketError(error, "send", dest));
       }
       return new Promise((resolve, reject) =>
         wait(bytes, to, (failure) => (failure ? reject(failure) : resolve())),
@@ -505,13 +506,11 @@ async function bindUdp(options: UdpBindOptions): Promise<UdpSocket> {
         failed(_tooBig(dest()));
         return;
       }
-      if (waiting.length === 0) {
-        try {
-          if (sendNow(bytes, to.address, to.port)) return;
-        } catch (error) {
-          failed(_toSocketError(error, "send", dest()));
-          return;
-        }
+      try {
+        if (sentAtOnce(bytes, to.address, to.port)) return;
+      } catch (error) {
+        failed(_toSocketError(error, "send", dest()));
+        return;
       }
       wait(bytes, dest(), (failure) => failure && failed(failure));
     },
