@@ -958,6 +958,13 @@ const QUICK_SERVERS = [
   "node-echo-bun",
 ];
 
+interface Round {
+  rps: number;
+  mbps: number;
+  p50_us: number;
+  p99_us: number;
+}
+
 interface Row {
   scenario: string;
   server: string;
@@ -969,7 +976,7 @@ interface Row {
   prefix?: string;
   /** The median round (by throughput). */
   result?: LoadResult;
-  rounds?: { rps: number; mbps: number; p50_us: number; p99_us: number }[];
+  rounds?: Round[];
   requests?: number;
   totalRequests?: number;
   verifiedTotal?: number;
@@ -1005,9 +1012,10 @@ function throughputOf(s: Scenario, r: LoadResult): number {
  * disturbed round with a quiet one.
  */
 function relativeThroughput(s: Scenario, a: Row | undefined, b: Row | undefined) {
-  if (!a?.rounds || !b?.rounds || a.rounds.length !== b.rounds.length) return undefined;
-  const of = (r: { rps: number; mbps: number }) => (s.mode === "tcp-stream" ? r.mbps : r.rps);
-  return median(a.rounds.map((r, i) => of(r) / of(b.rounds?.[i] as { rps: number; mbps: number })));
+  const base = b?.rounds;
+  if (!a?.rounds || !base || a.rounds.length !== base.length) return undefined;
+  const of = (r: Round) => (s.mode === "tcp-stream" ? r.mbps : r.rps);
+  return median(a.rounds.map((r, i) => of(r) / of(base[i] as Round)));
 }
 
 interface Contender {
@@ -1643,8 +1651,13 @@ function evaluate(
           ? `; free rendering would stop at ${fmt(ceiling, digits)} (the kernel time per GB above)`
           : `; the bare Bun echo writing the same lines: ${fmt(ceiling, digits)}`;
     const fastest = Math.max(0, ...faster.map((p) => p.throughput ?? 0));
+    // With one connection every server sits at the same wake-up latency: how the C reference
+    // itself fared against those peers in the same rounds.
+    const refAgainst = workBound(s)
+      ? ""
+      : `; the C reference against ${faster.length > 1 ? "them" : "it"}: ${faster.map((p) => x(relativeThroughput(s, get(s.id, "ref"), p))).join(", ")}`;
     const slower = faster.length
-      ? `slower than ${faster.map((p) => p.server).join(", ")} (${faster.map((p) => fmt(p.throughput, digits)).join(", ")} vs ${fmt(bin?.throughput, digits)} ${unit}${ceilingText})`
+      ? `slower than ${faster.map((p) => p.server).join(", ")} (${faster.map((p) => x(relativeThroughput(s, bin, p))).join(", ")} round by round; ${faster.map((p) => fmt(p.throughput, digits)).join(", ")} vs ${fmt(bin?.throughput, digits)} ${unit}${ceilingText}${refAgainst})`
       : "";
     targets.push({
       what: `${s.title}: sockdemo binary faster than every peer`,
