@@ -408,13 +408,19 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
   // cac drops options named __proto__, constructor or prototype without a word (its guard
   // against prototype pollution) and nests dotted ones (`--json.x` became { x: true }), so
   // such a flag was ignored: `tcp-server --constructor` ran as if nothing were wrong.
+  // `--_` lands in mri's own list of positional arguments: tcp-client ignored it, and
+  // `ports --_` read the port "true". Three dashes or more are no option at all, but mri
+  // dropped `---` and read `---x` as -x.
   // And mri reads `-Uvx` as -U -v -x: a v or h anywhere in a group printed the version or
   // help and exited 0 (`--host -Uv/x`). -h and -v are the only short options there are.
   const dashes = argv.indexOf("--");
   const misread = (dashes === -1 ? argv : argv.slice(0, dashes)).find((arg) => {
     if (/^-[^-]/.test(arg)) return arg !== "-h" && arg !== "-v";
+    if (arg.startsWith("---")) return true;
     const name = /^--([^=]+)/.exec(arg)?.[1]?.replace(/^no-/, "");
-    return name?.includes(".") || ["__proto__", "constructor", "prototype"].includes(name ?? "");
+    return (
+      name?.includes(".") || ["__proto__", "constructor", "prototype", "_"].includes(name ?? "")
+    );
   });
   if (misread) return usage(`unknown option "${misread.split("=")[0]}"`);
 

@@ -184,6 +184,9 @@ const unknownName: Arb = fc
       "__proto__",
       "constructor",
       "prototype",
+      "_",
+      "-",
+      "-port",
       "toString",
       "hasOwnProperty",
       "json.x",
@@ -197,7 +200,6 @@ const unknownName: Arb = fc
   .filter(
     (name) =>
       name.length > 0 &&
-      !name.startsWith("-") &&
       !name.includes("=") &&
       !KNOWN.has(name) &&
       !(name.startsWith("no-") && KNOWN.has(name.slice(3))) &&
