@@ -54,6 +54,27 @@ function rawOption(argv: string[], name: string, parsed: unknown): string | unde
   return parsed === undefined ? undefined : String(parsed);
 }
 
+/**
+ * `--json=yes` given to a flag that takes no value. mri sets the flag and
+ * passes the value on as an argument of its own: `udp-client --json=yes` sent
+ * "yes", and `--json=` even turned --json off and sent "0". Only `=true` and
+ * `=false` mean what they say.
+ */
+function valueOnFlag(
+  argv: string[],
+  options: { names: string[]; isBoolean?: boolean }[],
+): string | undefined {
+  const dashes = argv.indexOf("--");
+  for (const arg of dashes === -1 ? argv : argv.slice(0, dashes)) {
+    const match = /^--(no-)?([^=]+)=(.*)$/s.exec(arg);
+    if (!match || match[3] === "true" || match[3] === "false") continue;
+    const name = (match[2] as string).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    if (options.some((o) => o.isBoolean && o.names.includes(name)))
+      return `--${match[1] ?? ""}${match[2]} takes no value, not "${match[3]}"`;
+  }
+  return undefined;
+}
+
 /** The positional arguments before `--` as typed: not flags, not the values of options that take one. */
 function typedPositionals(argv: string[], options: { rawName: string; required?: boolean }[]) {
   const takesValue = new Set(
@@ -506,6 +527,11 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
 
   try {
     cli.parse(["sockdemo", "sockdemo", ...argv], { run: false });
+    const flagged = valueOnFlag(argv, [
+      ...cli.globalCommand.options,
+      ...(cli.matchedCommand?.options ?? []),
+    ]);
+    if (flagged) throw new Error(flagged);
     if (cli.options.help) return 0;
     if (cli.options.version) return printVersion();
     if (!cli.matchedCommand) {

@@ -252,6 +252,23 @@ function wrongFor(command: Command): fc.Arbitrary<Wrong> {
         targets: ["lang", "explain"],
       })),
   ];
+  // mri passed such a value on as an argument: `udp-client --json=yes` sent "yes".
+  const flags = options.filter((name) => VALID_VALUES[name] === null);
+  if (flags.length > 0) {
+    kinds.push(
+      fc
+        .tuple(
+          fc.constantFrom(...flags),
+          fc.oneof(fc.constantFrom("", "yes", "0", "1", "TRUE"), anyText()),
+        )
+        .filter(([, v]) => v !== "true" && v !== "false")
+        .map(([name, v]) => ({
+          why: `value on a flag: --${name}=${JSON.stringify(v)}`,
+          fragment: [`--${name}=${v}`],
+          targets: [name],
+        })),
+    );
+  }
   if (has("port")) kinds.push(value("port", badPort, "bad --port"));
   if (has("host")) kinds.push(value("host", badHost, "bad --host"));
   for (const name of ["count", "max-conns", "conns"]) {
