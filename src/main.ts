@@ -37,6 +37,15 @@ import { isVersionRequest, VERSION, versionLine } from "./version.ts";
 type Options = Record<string, unknown>;
 type Action = (args: string[], options: Options, ctx: CommandContext) => Promise<number>;
 
+/** The arguments before `--`, the only ones that can be options. */
+function beforeOptionsEnd(argv: string[]): string[] {
+  const dashes = argv.indexOf("--");
+  return dashes === -1 ? argv : argv.slice(0, dashes);
+}
+
+/** An option's name as cac keys it (`max-conns` → `maxConns`). */
+const camelCase = (name: string) => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+
 /**
  * cac's parser (mri) turns numeric-looking values into numbers (`--prefix 007`
  * becomes 7, `--prefix ''` becomes 0). For text options read the raw argument.
@@ -64,11 +73,10 @@ function valueOnFlag(
   argv: string[],
   options: { names: string[]; isBoolean?: boolean }[],
 ): string | undefined {
-  const dashes = argv.indexOf("--");
-  for (const arg of dashes === -1 ? argv : argv.slice(0, dashes)) {
+  for (const arg of beforeOptionsEnd(argv)) {
     const match = /^--(no-)?([^=]+)=(.*)$/s.exec(arg);
     if (!match || match[3] === "true" || match[3] === "false") continue;
-    const name = (match[2] as string).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    const name = camelCase(match[2] as string);
     if (options.some((o) => o.isBoolean && o.names.includes(name)))
       return `--${match[1] ?? ""}${match[2]} takes no value, not "${match[3]}"`;
   }
@@ -111,8 +119,7 @@ function messageArg(
 ): string | undefined {
   const words = Array.isArray(args) ? args.map(String) : [];
   // mri reads a lone "-" as an unnamed flag, so look for it in the raw arguments.
-  const beforeDashes = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
-  if (options.stdin === true || (words.length === 0 && beforeDashes.includes("-")))
+  if (options.stdin === true || (words.length === 0 && beforeOptionsEnd(argv).includes("-")))
     return undefined;
   return words.length > 0 ? words.join(" ") : fallback;
 }
@@ -140,7 +147,7 @@ function buildCli(argv: string[], run: (action: Action, args: unknown[]) => void
    * repeated option stays the list cac made of it, which the checks reject.
    */
   const num = (name: string, options: Options): unknown => {
-    const parsed = options[name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
+    const parsed = options[camelCase(name)];
     return Array.isArray(parsed) ? parsed : rawOption(argv, name, parsed);
   };
   const endpoint = (options: Options) => ({
@@ -434,8 +441,7 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
   // dropped `---` and read `---x` as -x.
   // And mri reads `-Uvx` as -U -v -x: a v or h anywhere in a group printed the version or
   // help and exited 0 (`--host -Uv/x`). -h and -v are the only short options there are.
-  const dashes = argv.indexOf("--");
-  const misread = (dashes === -1 ? argv : argv.slice(0, dashes)).find((arg) => {
+  const misread = beforeOptionsEnd(argv).find((arg) => {
     if (/^-[^-]/.test(arg)) return arg !== "-h" && arg !== "-v";
     if (arg.startsWith("---")) return true;
     const name = /^--([^=]+)/.exec(arg)?.[1]?.replace(/^no-/, "");
