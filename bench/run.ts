@@ -1000,7 +1000,7 @@ interface Row {
   fatal?: boolean;
 }
 
-function throughputOf(s: Scenario, r: LoadResult): number {
+function throughputOf(s: Scenario, r: { rps: number; mbps: number }): number {
   return s.mode === "tcp-stream" ? r.mbps : r.rps;
 }
 
@@ -1014,8 +1014,7 @@ function throughputOf(s: Scenario, r: LoadResult): number {
 function relativeThroughput(s: Scenario, a: Row | undefined, b: Row | undefined) {
   const base = b?.rounds;
   if (!a?.rounds || !base || a.rounds.length !== base.length) return undefined;
-  const of = (r: Round) => (s.mode === "tcp-stream" ? r.mbps : r.rps);
-  return median(a.rounds.map((r, i) => of(r) / of(base[i] as Round)));
+  return median(a.rounds.map((r, i) => throughputOf(s, r) / throughputOf(s, base[i] as Round)));
 }
 
 interface Contender {
@@ -1573,7 +1572,7 @@ function evaluate(
   /** How far apart the C reference's own rounds were: other load on the host shows here first. */
   const disturbance = (s: Scenario) => {
     const ref = get(s.id, "ref");
-    const values = (ref?.rounds ?? []).map((r) => (s.mode === "tcp-stream" ? r.mbps : r.rps));
+    const values = (ref?.rounds ?? []).map((r) => throughputOf(s, r));
     const spread = values.length > 1 ? Math.max(...values) / Math.min(...values) : 1;
     const steal = STEAL_SHARE.get(s.id) ?? 0;
     const signs = [
