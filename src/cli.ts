@@ -8,11 +8,14 @@ import { isVersionRequest, versionLine } from "./version.ts";
 
 const stop = new AbortController();
 let signals = 0;
-function onSignal(): void {
+/** 128 + the signal's number, as a shell reports a process that a signal ended. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+function onSignal(name: "SIGINT" | "SIGTERM"): void {
   signals++;
-  // First Ctrl+C: stop cleanly and print the summary. Second: leave now.
-  if (signals === 1) stop.abort();
-  else process.exit(130);
+  // First Ctrl+C: stop cleanly and print what there is; the reason says which signal it was.
+  // Second: leave now.
+  if (signals === 1) stop.abort(name);
+  else process.exit(SIGNAL_EXIT[name]);
 }
 // A socket error no handler caught must still end in one line, not a stack trace.
 function onUncaught(error: unknown): void {
@@ -22,8 +25,8 @@ function onUncaught(error: unknown): void {
 }
 process.on("uncaughtException", onUncaught);
 process.on("unhandledRejection", onUncaught);
-process.on("SIGINT", onSignal);
-process.on("SIGTERM", onSignal);
+process.on("SIGINT", () => onSignal("SIGINT"));
+process.on("SIGTERM", () => onSignal("SIGTERM"));
 
 const argv = process.argv.slice(2);
 if (isVersionRequest(argv)) {

@@ -16,6 +16,7 @@ import {
   parsePort,
   parseSeconds,
   UsageError,
+  utf8,
 } from "./commands/_common.ts";
 import { diagnose } from "./commands/_diagnose.ts";
 import { bench } from "./commands/bench.ts";
@@ -116,12 +117,12 @@ function messageArg(
   args: unknown,
   options: Options,
   fallback: string,
-): string | undefined {
+): Uint8Array | undefined {
   const words = Array.isArray(args) ? args.map(String) : [];
   // mri reads a lone "-" as an unnamed flag, so look for it in the raw arguments.
   if (options.stdin === true || (words.length === 0 && beforeOptionsEnd(argv).includes("-")))
     return undefined;
-  return words.length > 0 ? words.join(" ") : fallback;
+  return utf8(words.length > 0 ? words.join(" ") : fallback);
 }
 
 /** cac's help, tidied: a real title, no "(default: true)" on --no-* flags, indented examples. */

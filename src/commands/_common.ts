@@ -160,6 +160,16 @@ export function hintFor(error: SocketError, proto: "tcp" | "udp"): string | unde
   }
 }
 
+/**
+ * The exit code of a client or bench that the first Ctrl+C / SIGTERM ended:
+ * 130 for SIGINT, 143 for SIGTERM (128 + the signal's number, as shells
+ * report it). cli.ts aborts the signal with the signal's name as its reason;
+ * an abort without one (in-process callers) counts as SIGINT.
+ */
+export function interruptedExitCode(signal: AbortSignal): number {
+  return signal.reason === "SIGTERM" ? 143 : 130;
+}
+
 /** Resolves when `signal` aborts (or at once if it already has). */
 export function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -3,7 +3,7 @@
  * on ephemeral ports, each side's lines labelled.
  */
 import { SocketError } from "../runtime/index.ts";
-import type { CommandContext } from "./_common.ts";
+import { type CommandContext, utf8 } from "./_common.ts";
 import { runTcpClient } from "./tcp-client.ts";
 import { startTcpServer } from "./tcp-server.ts";
 import { runUdpClient } from "./udp-client.ts";
@@ -31,7 +31,7 @@ export async function demo(options: DemoOptions, ctx: CommandContext): Promise<n
     label("udp-server"),
   );
   await runUdpClient(
-    { host: options.host, port: udpServer.local.port, message: "Hello UDP", waitMs: 0 },
+    { host: options.host, port: udpServer.local.port, message: utf8("Hello UDP"), waitMs: 0 },
     ctx,
     label("udp-client"),
   );
@@ -63,7 +63,7 @@ export async function demo(options: DemoOptions, ctx: CommandContext): Promise<n
     label("tcp-server"),
   );
   await runTcpClient(
-    { host: options.host, port: tcpServer.local.port, message: "Hello TCP", timeoutMs: 5000 },
+    { host: options.host, port: tcpServer.local.port, message: utf8("Hello TCP"), timeoutMs: 5000 },
     ctx,
     label("tcp-client"),
   );

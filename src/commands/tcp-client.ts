@@ -9,13 +9,13 @@
  */
 import type { Reporter } from "../display/output.ts";
 import { type CloseInfo, SocketError, type TcpConnection } from "../runtime/index.ts";
-import { type CommandContext, resolveAndReport, stdinChunks, utf8 } from "./_common.ts";
+import { type CommandContext, resolveAndReport, stdinChunks } from "./_common.ts";
 
 export interface TcpClientOptions {
   host: string;
   port: number;
   /** The message, or undefined to stream standard input. */
-  message: string | undefined;
+  message: Uint8Array | undefined;
   /** Bounds the connect and, for a one-shot message, each wait for more reply bytes. */
   timeoutMs: number;
 }
@@ -86,7 +86,7 @@ export async function runTcpClient(
     // If the server closes first, stop reading stdin rather than writing into a closed socket.
     await Promise.race([pumpStdin(conn, report, drained), conn.closed]);
   } else {
-    const message = utf8(options.message as string);
+    const message = options.message as Uint8Array;
     conn.write(message);
     report.emit({ event: "sent", proto: "tcp", peer: conn.remote, bytes: message });
     report.explain({

@@ -8,13 +8,13 @@
  */
 import type { Reporter } from "../display/output.ts";
 import { type Endpoint, type SocketError, wildcardFor } from "../runtime/index.ts";
-import { type CommandContext, resolveAndReport, stdinLines, utf8 } from "./_common.ts";
+import { type CommandContext, resolveAndReport, stdinLines } from "./_common.ts";
 
 export interface UdpClientOptions {
   host: string;
   port: number;
   /** The message, or undefined to send one datagram per line of standard input. */
-  message: string | undefined;
+  message: Uint8Array | undefined;
   /** How long to wait for a reply or an ICMP error; 0 sends and exits like the tutorial. */
   waitMs: number;
 }
@@ -75,7 +75,7 @@ export async function runUdpClient(
 
   try {
     if (options.message !== undefined) {
-      await send(utf8(options.message));
+      await send(options.message);
       if (!(await waitForAnswer())) {
         report.explain({ step: "no-reply", waitMs: options.waitMs });
         report.emit({
